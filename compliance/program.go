@@ -1,0 +1,129 @@
+// Package compliance holds the rules a text-donation program must obey, as
+// pure code: program validation (SPEC §3), keyword families (§4.3), message
+// templates and GSM-7 segments (§4.4), contribution caps (§5) and phone
+// numbers. It knows nothing of SQL, HTTP or the conversation.
+package compliance
+
+import (
+	"time"
+)
+
+// CommitteeType decides how a committee aggregates contributions: per
+// election cycle (candidate) or per calendar year (pac/party).
+type CommitteeType string
+
+const (
+	Candidate CommitteeType = "candidate"
+	PAC       CommitteeType = "pac"
+)
+
+// Committee is the FEC-registered recipient of contributions.
+type Committee struct {
+	ID           string        `json:"id"`            // FEC ID, ^C[0-9]{8}$
+	Type         CommitteeType `json:"type"`          // candidate or pac
+	Name         string        `json:"name"`          // full registered name
+	DisplayName  string        `json:"display_name"`  // short name used in texts, e.g. "Demo PAC"
+	PaidFor      string        `json:"paid_for"`      // "Paid for by" line
+	Care         string        `json:"care"`          // customer-care contact, e.g. a phone number
+	GoodStanding bool          `json:"good_standing"` // operator-set (AO 2012-26)
+	// PreviousElection and NextElection bound the election cycle of a
+	// candidate committee: the cycle runs from the day after
+	// PreviousElection through NextElection. Zero values mean the US
+	// general elections around the contribution date.
+	PreviousElection time.Time `json:"previous_election,omitzero"`
+	NextElection     time.Time `json:"next_election,omitzero"`
+	// TimeZone names the IANA zone used for calendar months, years and
+	// report dates. Empty means UTC.
+	TimeZone string `json:"time_zone,omitempty"`
+}
+
+// Mode is how a program collects the certification.
+type Mode string
+
+const (
+	// Combined: one YES confirms the charge and certifies (AO 2012-17 sample).
+	Combined Mode = "combined"
+	// Separate: a second YES certifies.
+	Separate Mode = "separate"
+)
+
+// Limits are the contribution caps of SPEC §5.1, in cents.
+type Limits struct {
+	PerMessage int64 `json:"per_message"` // largest single charge
+	Month      int64 `json:"month"`       // per calendar month
+	Rolling    bool  `json:"rolling"`     // strict mode: also any rolling 31 days
+	Cycle      int64 `json:"cycle"`       // per election cycle (candidate) or calendar year (pac)
+}
+
+// DefaultLimits are the conservative defaults of SPEC §5.1.
+var DefaultLimits = Limits{PerMessage: 2000, Month: 5000, Rolling: true, Cycle: 20000}
+
+// Program is one committee's text-donation campaign on one short code.
+type Program struct {
+	ID          string    `json:"id"`
+	ShortCode   string    `json:"short_code"`
+	Keywords    []string  `json:"keywords"` // upper case, first is the one advertised
+	Committee   Committee `json:"committee"`
+	PricePoints []int64   `json:"price_points"` // cents, ascending
+	Limits      Limits    `json:"limits"`
+	Templates   Templates `json:"templates"`
+	// TermsURL is the full-terms page as printed in texts, without scheme
+	// to save characters (e.g. "sc.example/t/give").
+	TermsURL string `json:"terms_url"`
+	// DonationURL is the base of the per-donation page; the donation's token
+	// is appended (e.g. "sc.example/d/").
+	DonationURL   string        `json:"donation_url"`
+	ConfirmExpiry time.Duration `json:"confirm_expiry"`
+	PINExpiry     time.Duration `json:"pin_expiry"`
+	Mode          Mode          `json:"mode"`
+	MaxPINTries   int           `json:"max_pin_tries"`
+	MaxReprompts  int           `json:"max_reprompts"`
+	Active        bool          `json:"active"`
+}
+
+// Templates are a program's message texts (SPEC §4.4). Placeholders:
+// {Committee} {amount} {url} {pin} {PaidFor} {care} {remaining} {keyword}.
+type Templates struct {
+	AmountPrompt string `json:"amount_prompt"`
+	Confirm      string `json:"confirm"`      // combined mode: confirms and certifies
+	ConfirmOnly  string `json:"confirm_only"` // separate mode: confirms the charge
+	Certify      string `json:"certify"`      // separate mode: the certification
+	PIN          string `json:"pin"`
+	Receipt      string `json:"receipt"`
+	Help         string `json:"help"`
+	Stop         string `json:"stop"`
+	OptIn        string `json:"opt_in"`
+	Decline      string `json:"decline"`
+	LimitReached string `json:"limit_reached"`
+	OverLimit    string `json:"over_limit"` // names the remaining allowance
+	Expired      string `json:"expired"`
+	Blocked      string `json:"blocked"`
+	WrongPIN     string `json:"wrong_pin"`
+	PINLocked    string `json:"pin_locked"`
+	Cancelled    string `json:"cancelled"`
+	Hint         string `json:"hint"`
+	Processing   string `json:"processing"`
+}
+
+// DefaultTemplates are the texts of SPEC §4.4.
+var DefaultTemplates = Templates{
+	AmountPrompt: "{Committee}: thanks for your support! Reply 5, 10, 15 or 20 to give that many dollars, billed to your mobile account. HELP for help, STOP to end.",
+	Confirm:      "Reply YES to give ${amount} to {Committee} & certify 18+, own funds, not foreign national or fed contractor. Terms {url} Msg&data rates may apply",
+	ConfirmOnly:  "Reply YES to give ${amount} to {Committee}, billed to your mobile account. Terms {url} Msg&data rates may apply. Reply NO to cancel.",
+	Certify:      "Reply YES to certify you are 18+, giving your own funds, not a foreign national or federal contractor. Terms {url}",
+	PIN:          "Your PIN is {pin}. Reply with it, or enter it at {url}, to finish your ${amount} gift to {Committee}. It expires in 10 min.",
+	Receipt:      "Thank you! ${amount} to {Committee} will appear on your mobile bill. Not tax deductible. Paid for by {PaidFor}. HELP for help, STOP to end.",
+	Help:         "{Committee} text donations, up to $50/mo. Charges appear on your mobile bill. Msg&data rates may apply. Help: {care}. Reply STOP to end.",
+	Stop:         "{Committee}: you are unsubscribed and will get no more messages. Help: {care}.",
+	OptIn:        "{Committee}: you are subscribed again. Text {keyword} to give. HELP for help, STOP to end.",
+	Decline:      "{Committee}: your carrier could not bill this gift, so no charge was made. Thank you for trying.",
+	LimitReached: "{Committee}: you have reached the text-giving limit, so no charge was made. Thank you for your support!",
+	OverLimit:    "{Committee}: that is over your text-giving limit; you can give up to ${remaining} more. Reply a smaller amount. No charge was made.",
+	Expired:      "{Committee}: that request expired and no charge was made. Text {keyword} to start again.",
+	Blocked:      "{Committee}: this number cannot give by text, so no charge was made. Help: {care}.",
+	WrongPIN:     "{Committee}: that PIN is not right, no charge was made. Reply with the PIN we sent, or NO to cancel.",
+	PINLocked:    "{Committee}: too many wrong PINs, so your gift was cancelled and no charge was made. Text {keyword} to start again.",
+	Cancelled:    "{Committee}: OK, no donation was made. Text {keyword} to start again.",
+	Hint:         "Text {keyword} to donate to {Committee}. HELP for help, STOP to end.",
+	Processing:   "{Committee}: your gift is being processed. We will text you when it is done.",
+}

@@ -1,0 +1,175 @@
+// Package donation is the donor conversation: the per-subscriber state
+// machine of SPEC §4 and the service that applies it to one inbound message
+// at a time. It knows no SQL and no HTTP; storage and gateways plug in
+// through the interfaces defined here.
+package donation
+
+import (
+	"errors"
+	"time"
+
+	"github.com/shortcode/shortcode/compliance"
+)
+
+// State is a subscriber's place in the conversation (SPEC §4.1).
+type State string
+
+const (
+	Idle           State = "idle"
+	ChoosingAmount State = "choosing_amount"
+	Confirming     State = "confirming"
+	Certifying     State = "certifying"
+	VerifyingPIN   State = "verifying_pin"
+	Charging       State = "charging"
+)
+
+// Status is where a donation stands. Only Open donations hold a reservation
+// against the caps; Completed ones count as contributions.
+type Status string
+
+const (
+	Open      Status = "open"
+	Completed Status = "completed"
+	Declined  Status = "declined"
+	Expired   Status = "expired"
+	Cancelled Status = "cancelled"
+)
+
+// Subscriber is one phone number on one short code.
+type Subscriber struct {
+	Phone      string // E.164
+	ShortCode  string
+	State      State
+	ProgramID  string // program of the open donation, or the last one used
+	DonationID string // open donation, empty when idle
+	OptedOut   bool
+	// Reprompts counts unrecognised replies in the current step.
+	Reprompts int
+	// HintAt is when the "text GIVE to donate" hint was last sent.
+	HintAt time.Time
+	// ExpiredNotice is set when an open request expired silently; the next
+	// message gets the "that request expired" text.
+	ExpiredNotice bool
+}
+
+// Donation is one attempt to give.
+type Donation struct {
+	ID          string
+	ProgramID   string
+	CommitteeID string
+	Phone       string
+	ShortCode   string
+	Amount      int64 // cents; zero until chosen
+	Status      Status
+	CreatedAt   time.Time
+	// ReservedAt is when the amount was reserved against the caps (the
+	// confirmation prompt was sent); zero while choosing the amount.
+	ReservedAt time.Time
+	// ReceivedAt is the date of receipt: when the donor confirmed and
+	// certified (FEC Q&A on AO 2012-17).
+	ReceivedAt  time.Time
+	CertifiedAt time.Time
+	ExpiresAt   time.Time
+	// PINHash is the hex SHA-256 of the donation id and the PIN; the PIN
+	// itself is never stored.
+	PINHash  string
+	PINTries int
+	// Token names the donation's web page (/d/{token}).
+	Token string
+	// ChargePostedAt, Correlator: recorded before the billing call.
+	ChargePostedAt time.Time
+	Correlator     string
+	ServerRef      string // carrier's reference for a completed charge
+	DeclineReason  string
+	FinishedAt     time.Time // completed, declined, expired or cancelled
+}
+
+// Reserved reports whether the donation holds a reservation against the caps.
+func (d *Donation) Reserved() bool { return d.Status == Open && d.Amount > 0 && !d.ReservedAt.IsZero() }
+
+// MO is an inbound (mobile-originated) message as the gateway delivered it.
+type MO struct {
+	Gateway   string // e.g. "twilio"
+	MessageID string // the gateway's id, unique per gateway
+	From      string // E.164
+	To        string // short code
+	Body      string
+	At        time.Time
+}
+
+// MT is an outbound (mobile-terminated) message.
+type MT struct {
+	To         string // E.164
+	From       string // short code
+	Body       string
+	DonationID string // empty when not about a donation
+}
+
+// Certification is one record of the certification log (SPEC §8).
+type Certification struct {
+	At           time.Time
+	ProgramID    string
+	CommitteeID  string
+	Phone        string
+	DonationID   string
+	Channel      string // "sms" or "web"
+	MessageID    string // the MO that carried the YES
+	TextVersion  string
+	TextSHA256   string // hex SHA-256 of the exact text the donor accepted
+	TermsVersion string
+	TermsSHA256  string
+	Amount       int64
+}
+
+// ConsentEvent records an opt-out or re-opt-in, kept for review.
+type ConsentEvent struct {
+	Phone     string
+	ShortCode string
+	At        time.Time
+	Kind      string // "opt_out" or "opt_in"
+	MessageID string
+	Text      string // the MO text that caused it
+	// Inferred is set when the text was not a listed keyword but looked
+	// like a revocation ("stop texting me").
+	Inferred bool
+}
+
+// EffectKind names a side effect of one step, for logs, metrics and tests.
+type EffectKind string
+
+const (
+	Reserve EffectKind = "reserve"
+	Release EffectKind = "release"
+	Certify EffectKind = "certify"
+	Charge  EffectKind = "charge"
+	OptOut  EffectKind = "opt_out"
+	OptIn   EffectKind = "opt_in"
+)
+
+// Effect is one side effect of a step on one donation (or none).
+type Effect struct {
+	Kind       EffectKind
+	DonationID string
+	Amount     int64
+}
+
+// Result is everything one step changes; storage commits it in one
+// transaction.
+type Result struct {
+	Subscriber    Subscriber
+	Donations     []Donation // created or changed, in order
+	MTs           []MT
+	Certification *Certification
+	Consent       *ConsentEvent
+	Effects       []Effect
+}
+
+// Errors returned by the service.
+var (
+	ErrUnknownShortCode = errors.New("unknown short code")
+	ErrDuplicate        = errors.New("duplicate message")
+	ErrNotFound         = errors.New("not found")
+)
+
+// Usage is a phone number's history with one committee, as the caps count it.
+type Usage = []compliance.Entry

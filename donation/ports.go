@@ -1,0 +1,128 @@
+package donation
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/shortcode/shortcode/compliance"
+)
+
+// Store is the durable state the service needs. Storage implements it.
+type Store interface {
+	// Update runs fn in one transaction that serialises on the phone number
+	// (across short codes, committees and servers) and commits when fn
+	// returns nil. Any error rolls everything back.
+	Update(ctx context.Context, phone string, fn func(Tx) error) error
+
+	// Programs returns the active programs on a short code.
+	Programs(ctx context.Context, shortCode string) ([]compliance.Program, error)
+	// Program returns one program by id, active or not.
+	Program(ctx context.Context, id string) (compliance.Program, error)
+
+	// Charging returns the donations whose charge was posted but whose
+	// outcome is not recorded yet (state charging).
+	Charging(ctx context.Context) ([]Donation, error)
+	// Due returns open donations whose expiry is at or before now.
+	Due(ctx context.Context, now time.Time) ([]Donation, error)
+}
+
+// Tx is one open transaction of Store.Update.
+type Tx interface {
+	// RecordMO stores an inbound message; fresh is false when the gateway
+	// already delivered this message id (nothing else may then change).
+	RecordMO(ctx context.Context, mo MO) (fresh bool, err error)
+	// Subscriber returns the subscriber, or a new idle one if none is stored.
+	Subscriber(ctx context.Context, phone, shortCode string) (Subscriber, error)
+	// Donation returns one donation by id, or ErrNotFound.
+	Donation(ctx context.Context, id string) (Donation, error)
+	// Usage returns what counts against the caps for a phone number and a
+	// committee: completed contributions not refunded, and open
+	// reservations, each at its date of receipt or reservation.
+	Usage(ctx context.Context, phone, committeeID string) ([]compliance.Entry, error)
+	// Apply writes a step's result: the subscriber, the donations, the MTs
+	// into the outbox, the certification record and the consent event.
+	// moID is the message id that caused it (empty for timers and charges).
+	Apply(ctx context.Context, r Result, now time.Time, moID string) error
+}
+
+// ChargeRequest is what a carrier needs to bill one donation.
+type ChargeRequest struct {
+	DonationID    string // the business reference (referenceCode)
+	Correlator    string // the retry key (clientCorrelator), persisted before the call
+	Phone         string // E.164
+	Amount        int64  // cents
+	CommitteeID   string
+	CommitteeName string
+	Channel       string // "SMS" or "WEB"
+}
+
+// Outcome of a charge attempt.
+type Outcome string
+
+const (
+	Charged        Outcome = "charged"
+	ChargeDeclined Outcome = "declined"
+	// Unknown: timeout, 5xx, connection lost. Never charge again blindly.
+	Unknown Outcome = "unknown"
+)
+
+// ChargeResult is a carrier's answer.
+type ChargeResult struct {
+	Outcome   Outcome
+	ServerRef string // the carrier's reference when charged
+	Reason    string // the carrier's code and text when declined
+}
+
+// Biller posts charges to the donor's carrier. A non-nil error means the
+// outcome is unknown.
+type Biller interface {
+	Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error)
+}
+
+// Clock tells the time; tests inject a fixed one.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock, in UTC.
+type SystemClock struct{}
+
+// Now returns the current time in UTC.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// OutboxMT is an MT waiting in, or sent from, the outbox.
+type OutboxMT struct {
+	ID        string // sorts in the order the MTs were written
+	MT        MT
+	Attempts  int
+	CreatedAt time.Time
+}
+
+// Outbox is the queue of MTs written in the same transaction as the state
+// change that caused them, then sent until the gateway accepts them.
+type Outbox interface {
+	// PendingMTs returns unsent MTs due at now, oldest first.
+	PendingMTs(ctx context.Context, now time.Time, limit int) ([]OutboxMT, error)
+	// MarkSent records the gateway's acceptance and message id.
+	MarkSent(ctx context.Context, id, sid string, now time.Time) error
+	// MarkRetry counts a failed attempt and schedules the next.
+	MarkRetry(ctx context.Context, id, lastErr string, next time.Time) error
+	// MarkFailed gives up on an MT the gateway refused for good.
+	MarkFailed(ctx context.Context, id, reason string, now time.Time) error
+	// RecordStatus stores a delivery status callback; callbacks may repeat
+	// or arrive out of order, and a later status never goes back.
+	RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error
+}
+
+// Sender hands one MT to the messaging gateway and returns its message id.
+// Errors wrapping ErrUnsubscribed or ErrRejected are final; any other error
+// is retried.
+type Sender interface {
+	Send(ctx context.Context, mt MT) (sid string, err error)
+}
+
+var (
+	// ErrUnsubscribed: the gateway says the recipient opted out (Twilio 21610).
+	ErrUnsubscribed = errors.New("recipient unsubscribed")
+	// ErrRejected: the gateway refused the message for good.
+	ErrRejected = errors.New("message rejected")
+)
