@@ -12,9 +12,10 @@ import (
 // election cycle (candidate) or per calendar year (pac/party).
 type CommitteeType string
 
+// The committee types.
 const (
-	Candidate CommitteeType = "candidate"
-	PAC       CommitteeType = "pac"
+	Candidate CommitteeType = "candidate" // authorized committee: per election cycle
+	PAC       CommitteeType = "pac"       // PAC or party committee: per calendar year
 )
 
 // Committee is the FEC-registered recipient of contributions.

@@ -1,0 +1,285 @@
+package twilio
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shortcode/shortcode/donation"
+)
+
+// Gateway is the name of this gateway in donation.MO.Gateway.
+const Gateway = "twilio"
+
+// Paths of the webhook endpoints, relative to the public URL.
+const (
+	SMSPath    = "/gateways/twilio/sms"
+	StatusPath = "/gateways/twilio/status"
+)
+
+// MaxBodyBytes is the largest request body the webhook reads. A Twilio
+// message body is at most 1600 characters, so a legitimate form is far
+// smaller.
+const MaxBodyBytes = 64 << 10
+
+// EmptyTwiML is the answer to an accepted webhook request. Replies to the
+// donor go through the outbox, never through TwiML.
+const EmptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
+
+// MOHandler processes one inbound message. It returns only after the
+// message and its effects are committed.
+//
+// Errors wrapping donation.ErrDuplicate (already processed) and
+// donation.ErrUnknownShortCode are answered 200 and 404; an error wrapping a
+// value with a BadInput() bool method that returns true is answered 400;
+// any other error is answered 503 so that the gateway retries.
+type MOHandler interface {
+	HandleMO(ctx context.Context, mo donation.MO) error
+}
+
+// StatusRecorder stores a delivery status callback. Callbacks may repeat or
+// arrive out of order.
+type StatusRecorder interface {
+	RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error
+}
+
+// Webhook receives Twilio's inbound message and status callback requests.
+// Every request must carry a valid X-Twilio-Signature; requests that do not
+// are answered 403 and handed to nobody.
+type Webhook struct {
+	// AuthToken is the account's auth token, the key of the signatures.
+	// When it is empty every request is refused (403).
+	AuthToken string
+	// PublicURL is the scheme and authority the gateway requests, e.g.
+	// "https://sms.example.org" or "http://127.0.0.1:8080", possibly with
+	// a path prefix added by a proxy. Signatures are checked over PublicURL
+	// followed by the request URI as received (path and query). When it
+	// is empty, the scheme and Host header of the request are used.
+	PublicURL string
+	// MOs receives the inbound messages.
+	MOs MOHandler
+	// Statuses receives the delivery status callbacks.
+	Statuses StatusRecorder
+	// Now tells the time; nil means time.Now.
+	Now func() time.Time
+	// Log receives failures; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Register adds the webhook's routes to r: POST SMSPath and POST StatusPath.
+func (w *Webhook) Register(r *mux.Router) {
+	r.HandleFunc(SMSPath, w.serveSMS).Methods(http.MethodPost)
+	r.HandleFunc(StatusPath, w.serveStatus).Methods(http.MethodPost)
+}
+
+var (
+	// e164 is the shape of a phone number; the domain validates further.
+	e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	// address is the shape of a destination: a short code or a number.
+	address = regexp.MustCompile(`^\+?[0-9]{3,15}$`)
+	// sid is the shape of a Twilio resource id, loosely: two letters and
+	// up to 62 letters and digits (real ones are SM or MM and 32 hex).
+	sid = regexp.MustCompile(`^[A-Za-z]{2}[0-9A-Za-z]{1,62}$`)
+	// status is the shape of a MessageStatus value.
+	status = regexp.MustCompile(`^[a-z][a-z_-]{0,31}$`)
+	// errorCode is the shape of an ErrorCode value.
+	errorCode = regexp.MustCompile(`^[0-9]{1,10}$`)
+)
+
+func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
+	form, ok := w.readSigned(rw, r)
+	if !ok {
+		return
+	}
+	mo := donation.MO{
+		Gateway:   Gateway,
+		MessageID: form.Get("MessageSid"),
+		From:      form.Get("From"),
+		To:        form.Get("To"),
+		Body:      clean(form.Get("Body")),
+		At:        w.now(),
+	}
+	switch {
+	case mo.MessageID == "":
+		badRequest(rw, "MessageSid is required")
+		return
+	case !sid.MatchString(mo.MessageID):
+		badRequest(rw, "MessageSid is malformed")
+		return
+	case mo.From == "":
+		badRequest(rw, "From is required")
+		return
+	case !e164.MatchString(mo.From):
+		badRequest(rw, "From is not an E.164 phone number")
+		return
+	case mo.To == "":
+		badRequest(rw, "To is required")
+		return
+	case !address.MatchString(mo.To):
+		badRequest(rw, "To is not a short code or phone number")
+		return
+	}
+	if w.MOs == nil {
+		w.log().Error("twilio: webhook has no MO handler", "sid", mo.MessageID)
+		http.Error(rw, "not configured", http.StatusServiceUnavailable)
+		return
+	}
+
+	err := w.MOs.HandleMO(r.Context(), mo)
+	var bad interface{ BadInput() bool }
+	switch {
+	case err == nil:
+		writeTwiML(rw)
+	case errors.Is(err, donation.ErrDuplicate):
+		writeTwiML(rw)
+	case errors.Is(err, donation.ErrUnknownShortCode):
+		w.log().Warn("twilio: MO to an unknown short code", "sid", mo.MessageID, "to", mo.To)
+		http.Error(rw, "unknown short code", http.StatusNotFound)
+	case errors.As(err, &bad) && bad.BadInput():
+		w.log().Warn("twilio: MO refused as bad input", "sid", mo.MessageID, "from", MaskPhone(mo.From), "err", err)
+		badRequest(rw, "bad input")
+	default:
+		w.log().Error("twilio: handling MO failed; the gateway will retry",
+			"sid", mo.MessageID, "from", MaskPhone(mo.From), "to", mo.To, "err", err)
+		http.Error(rw, "temporarily unavailable", http.StatusServiceUnavailable)
+	}
+}
+
+func (w *Webhook) serveStatus(rw http.ResponseWriter, r *http.Request) {
+	form, ok := w.readSigned(rw, r)
+	if !ok {
+		return
+	}
+	msgSID, st, code := form.Get("MessageSid"), form.Get("MessageStatus"), form.Get("ErrorCode")
+	switch {
+	case msgSID == "":
+		badRequest(rw, "MessageSid is required")
+		return
+	case !sid.MatchString(msgSID):
+		badRequest(rw, "MessageSid is malformed")
+		return
+	case st == "":
+		badRequest(rw, "MessageStatus is required")
+		return
+	case !status.MatchString(st):
+		badRequest(rw, "MessageStatus is malformed")
+		return
+	case code != "" && !errorCode.MatchString(code):
+		badRequest(rw, "ErrorCode is malformed")
+		return
+	}
+	if w.Statuses == nil {
+		w.log().Error("twilio: webhook has no status recorder", "sid", msgSID)
+		http.Error(rw, "not configured", http.StatusServiceUnavailable)
+		return
+	}
+
+	err := w.Statuses.RecordStatus(r.Context(), msgSID, st, code, w.now())
+	var bad interface{ BadInput() bool }
+	switch {
+	case err == nil:
+		writeTwiML(rw)
+	case errors.As(err, &bad) && bad.BadInput():
+		w.log().Warn("twilio: status callback refused as bad input", "sid", msgSID, "status", st, "err", err)
+		badRequest(rw, "bad input")
+	default:
+		w.log().Error("twilio: recording status failed", "sid", msgSID, "status", st, "err", err)
+		http.Error(rw, "temporarily unavailable", http.StatusServiceUnavailable)
+	}
+}
+
+// readSigned reads the request's form and checks its signature. When it
+// returns false it has answered the request.
+func (w *Webhook) readSigned(rw http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
+		badRequest(rw, "malformed form")
+		return nil, false
+	}
+	if w.AuthToken == "" {
+		w.log().Error("twilio: webhook has no auth token; refusing every request")
+		http.Error(rw, "forbidden", http.StatusForbidden)
+		return nil, false
+	}
+	got := r.Header.Get(SignatureHeader)
+	if !ValidSignature(w.AuthToken, w.requestURL(r), r.PostForm, got) {
+		w.log().Warn("twilio: refused a request with a missing or bad signature",
+			"path", r.URL.Path, "remote", r.RemoteAddr, "signed", got != "")
+		http.Error(rw, "forbidden", http.StatusForbidden)
+		return nil, false
+	}
+	return r.PostForm, true
+}
+
+// requestURL is the URL the gateway signed: the public URL and the request
+// URI exactly as received.
+func (w *Webhook) requestURL(r *http.Request) string {
+	base := strings.TrimSuffix(w.PublicURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	uri := r.RequestURI
+	if !strings.HasPrefix(uri, "/") {
+		uri = r.URL.RequestURI()
+	}
+	return base + uri
+}
+
+func (w *Webhook) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *Webhook) log() *slog.Logger {
+	if w.Log != nil {
+		return w.Log
+	}
+	return slog.Default()
+}
+
+func writeTwiML(rw http.ResponseWriter) {
+	rw.Header().Set("Content-Type", "text/xml")
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write([]byte(EmptyTwiML))
+}
+
+func badRequest(rw http.ResponseWriter, msg string) {
+	http.Error(rw, msg, http.StatusBadRequest)
+}
+
+// clean makes a message body safe to store: invalid UTF-8 becomes U+FFFD
+// and NUL characters are dropped, so that a garbled message is still
+// processed (it may be a STOP) instead of failing in storage forever.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// MaskPhone hides the middle of a phone number for logs (SPEC §11):
+// +12025550123 becomes +1******0123. It keeps the first two and the last
+// four characters; strings of six characters or fewer are masked entirely.
+func MaskPhone(phone string) string {
+	r := []rune(phone)
+	if len(r) <= 6 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[:2]) + strings.Repeat("*", len(r)-6) + string(r[len(r)-4:])
+}

@@ -1,0 +1,427 @@
+package twilio_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shortcode/shortcode/carrier/twilio"
+	"github.com/shortcode/shortcode/donation"
+)
+
+const testToken = "test-auth-token"
+
+var testNow = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+
+// fakeMOs records the MOs it is handed and answers err.
+type fakeMOs struct {
+	mu  sync.Mutex
+	mos []donation.MO
+	err error
+}
+
+func (f *fakeMOs) HandleMO(_ context.Context, mo donation.MO) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mos = append(f.mos, mo)
+	return f.err
+}
+
+func (f *fakeMOs) got() []donation.MO {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]donation.MO(nil), f.mos...)
+}
+
+// status is one recorded status callback.
+type status struct {
+	SID, Status, ErrorCode string
+	At                     time.Time
+}
+
+// fakeStatuses records the status callbacks it is handed and answers err.
+type fakeStatuses struct {
+	mu       sync.Mutex
+	statuses []status
+	err      error
+}
+
+func (f *fakeStatuses) RecordStatus(_ context.Context, sid, st, code string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.statuses = append(f.statuses, status{sid, st, code, now})
+	return f.err
+}
+
+func (f *fakeStatuses) got() []status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]status(nil), f.statuses...)
+}
+
+// badInput is an error the domain marks as bad input.
+type badInput struct{}
+
+func (badInput) Error() string  { return "invalid phone number" }
+func (badInput) BadInput() bool { return true }
+
+// notBadInput has a BadInput method that says no.
+type notBadInput struct{}
+
+func (notBadInput) Error() string  { return "storage down" }
+func (notBadInput) BadInput() bool { return false }
+
+// newWebhook serves a Webhook on a loopback server.
+func newWebhook(t *testing.T, mos twilio.MOHandler, sts twilio.StatusRecorder) *httptest.Server {
+	t.Helper()
+	w := &twilio.Webhook{
+		AuthToken: testToken,
+		MOs:       mos,
+		Statuses:  sts,
+		Now:       func() time.Time { return testNow },
+		Log:       slog.New(slog.DiscardHandler),
+	}
+	r := mux.NewRouter()
+	w.Register(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	w.PublicURL = srv.URL
+	return srv
+}
+
+// signing says how a test request is signed.
+type signing int
+
+const (
+	signed signing = iota
+	unsigned
+	badlySigned
+	wrongToken
+)
+
+// send posts body (form-encoded) to srv at uri, signed over the form as
+// sign says, and returns the status code and the answer.
+func send(t *testing.T, srv *httptest.Server, uri, body string, form url.Values, sign signing) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+uri, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	switch sign {
+	case signed:
+		req.Header.Set(twilio.SignatureHeader, twilio.Signature(testToken, srv.URL+uri, form))
+	case badlySigned:
+		req.Header.Set(twilio.SignatureHeader, "0/KCTR6DLpKmkAf8muzZqo1nDgQ=")
+	case wrongToken:
+		req.Header.Set(twilio.SignatureHeader, twilio.Signature("other", srv.URL+uri, form))
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func moForm(mod func(url.Values)) url.Values {
+	f := url.Values{
+		"MessageSid":  {"SM0123456789abcdef0123456789abcdef"},
+		"AccountSid":  {"AC00000000000000000000000000000000"},
+		"From":        {"+12025554321"},
+		"To":          {"41444"},
+		"Body":        {"GIVE"},
+		"NumMedia":    {"0"},
+		"NumSegments": {"1"},
+	}
+	if mod != nil {
+		mod(f)
+	}
+	return f
+}
+
+func TestWebhookSMS(t *testing.T) {
+	wantMO := donation.MO{
+		Gateway:   "twilio",
+		MessageID: "SM0123456789abcdef0123456789abcdef",
+		From:      "+12025554321",
+		To:        "41444",
+		Body:      "GIVE",
+		At:        testNow,
+	}
+	tests := []struct {
+		name      string
+		uri       string // default SMSPath
+		form      url.Values
+		raw       string // body sent instead of form.Encode(), signed over form
+		sign      signing
+		err       error // answered by the MO handler
+		status    int
+		calls     int
+		wantMO    *donation.MO // checked when calls == 1
+		wantTwiML bool
+	}{
+		{name: "OK", form: moForm(nil), status: 200, calls: 1, wantMO: &wantMO, wantTwiML: true},
+		{name: "OKWithQuery", uri: twilio.SMSPath + "?shortcode=41444", form: moForm(nil), status: 200, calls: 1, wantMO: &wantMO, wantTwiML: true},
+		{name: "OKExtraFields", form: moForm(func(f url.Values) { f.Set("FromCountry", "US"); f.Set("SmsStatus", "received") }), status: 200, calls: 1, wantMO: &wantMO},
+		{name: "EmptyBody", form: moForm(func(f url.Values) { f.Set("Body", "") }), status: 200, calls: 1,
+			wantMO: &donation.MO{Gateway: "twilio", MessageID: wantMO.MessageID, From: wantMO.From, To: wantMO.To, Body: "", At: testNow}},
+		{name: "NoBodyField", form: moForm(func(f url.Values) { f.Del("Body") }), status: 200, calls: 1},
+		{name: "InvalidUTF8Cleaned", form: moForm(func(f url.Values) { f.Set("Body", "STOP\x00\xff") }), status: 200, calls: 1,
+			wantMO: &donation.MO{Gateway: "twilio", MessageID: wantMO.MessageID, From: wantMO.From, To: wantMO.To, Body: "STOP\uFFFD", At: testNow}},
+		{name: "Unsigned", form: moForm(nil), sign: unsigned, status: 403},
+		{name: "BadSignature", form: moForm(nil), sign: badlySigned, status: 403},
+		{name: "WrongToken", form: moForm(nil), sign: wrongToken, status: 403},
+		{name: "SignedOtherBody", form: moForm(nil), raw: moForm(func(f url.Values) { f.Set("Body", "GIVE 100") }).Encode(), status: 403},
+		{name: "TooLarge", form: moForm(func(f url.Values) { f.Set("Body", strings.Repeat("x", 65<<10)) }), status: 413},
+		{name: "TooLargeUnsigned", form: moForm(func(f url.Values) { f.Set("Body", strings.Repeat("x", 65<<10)) }), sign: unsigned, status: 413},
+		{name: "MalformedForm", form: url.Values{}, raw: "MessageSid=%zz&From=%2B12025554321", status: 400},
+		{name: "MissingMessageSid", form: moForm(func(f url.Values) { f.Del("MessageSid") }), status: 400},
+		{name: "MalformedMessageSid", form: moForm(func(f url.Values) { f.Set("MessageSid", "SM' OR 1=1 --") }), status: 400},
+		{name: "MissingFrom", form: moForm(func(f url.Values) { f.Del("From") }), status: 400},
+		{name: "InvalidFrom", form: moForm(func(f url.Values) { f.Set("From", "2025554321") }), status: 400},
+		{name: "InvalidFromLetters", form: moForm(func(f url.Values) { f.Set("From", "+1202555ABCD") }), status: 400},
+		{name: "InvalidFromZero", form: moForm(func(f url.Values) { f.Set("From", "+0123456789") }), status: 400},
+		{name: "MissingTo", form: moForm(func(f url.Values) { f.Del("To") }), status: 400},
+		{name: "InvalidTo", form: moForm(func(f url.Values) { f.Set("To", "short code") }), status: 400},
+		{name: "Duplicate", form: moForm(nil), err: fmt.Errorf("handle: %w", donation.ErrDuplicate), status: 200, calls: 1, wantTwiML: true},
+		{name: "UnknownShortCode", form: moForm(nil), err: fmt.Errorf("handle: %w", donation.ErrUnknownShortCode), status: 404, calls: 1},
+		{name: "BadInput", form: moForm(nil), err: fmt.Errorf("handle: %w", badInput{}), status: 400, calls: 1},
+		{name: "NotBadInput", form: moForm(nil), err: fmt.Errorf("handle: %w", notBadInput{}), status: 503, calls: 1},
+		{name: "OtherError", form: moForm(nil), err: errors.New("database is down"), status: 503, calls: 1},
+		{name: "Canceled", form: moForm(nil), err: context.Canceled, status: 503, calls: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mos := &fakeMOs{err: tt.err}
+			srv := newWebhook(t, mos, &fakeStatuses{})
+			uri := tt.uri
+			if uri == "" {
+				uri = twilio.SMSPath
+			}
+			body := tt.raw
+			if body == "" {
+				body = tt.form.Encode()
+			}
+			code, hdr, answer := send(t, srv, uri, body, tt.form, tt.sign)
+			if code != tt.status {
+				t.Fatalf("status = %d, want %d (answer %q)", code, tt.status, answer)
+			}
+			got := mos.got()
+			if len(got) != tt.calls {
+				t.Fatalf("handler called %d times, want %d", len(got), tt.calls)
+			}
+			if tt.wantMO != nil && got[0] != *tt.wantMO {
+				t.Errorf("MO = %+v\nwant %+v", got[0], *tt.wantMO)
+			}
+			if tt.wantTwiML {
+				if ct := hdr.Get("Content-Type"); ct != "text/xml" {
+					t.Errorf("Content-Type = %q, want text/xml", ct)
+				}
+				if answer != twilio.EmptyTwiML {
+					t.Errorf("answer = %q, want %q", answer, twilio.EmptyTwiML)
+				}
+			}
+		})
+	}
+}
+
+func TestWebhookStatus(t *testing.T) {
+	form := func(mod func(url.Values)) url.Values {
+		f := url.Values{
+			"MessageSid":    {"SMfedcba9876543210fedcba9876543210"},
+			"SmsSid":        {"SMfedcba9876543210fedcba9876543210"},
+			"MessageStatus": {"delivered"},
+			"SmsStatus":     {"delivered"},
+			"AccountSid":    {"AC00000000000000000000000000000000"},
+			"To":            {"+12025554321"},
+			"From":          {"41444"},
+			"ApiVersion":    {"2010-04-01"},
+		}
+		if mod != nil {
+			mod(f)
+		}
+		return f
+	}
+	tests := []struct {
+		name   string
+		form   url.Values
+		raw    string
+		sign   signing
+		err    error
+		status int
+		want   []status
+	}{
+		{name: "Delivered", form: form(nil), status: 200,
+			want: []status{{"SMfedcba9876543210fedcba9876543210", "delivered", "", testNow}}},
+		{name: "Undelivered", form: form(func(f url.Values) { f.Set("MessageStatus", "undelivered"); f.Set("ErrorCode", "30003") }), status: 200,
+			want: []status{{"SMfedcba9876543210fedcba9876543210", "undelivered", "30003", testNow}}},
+		{name: "PartiallyDelivered", form: form(func(f url.Values) { f.Set("MessageStatus", "partially_delivered") }), status: 200,
+			want: []status{{"SMfedcba9876543210fedcba9876543210", "partially_delivered", "", testNow}}},
+		{name: "Unsigned", form: form(nil), sign: unsigned, status: 403},
+		{name: "BadSignature", form: form(nil), sign: badlySigned, status: 403},
+		{name: "TooLarge", form: form(func(f url.Values) { f.Set("Pad", strings.Repeat("x", 70<<10)) }), status: 413},
+		{name: "MalformedForm", form: url.Values{}, raw: "MessageSid=%zz", status: 400},
+		{name: "MissingMessageSid", form: form(func(f url.Values) { f.Del("MessageSid") }), status: 400},
+		{name: "MissingMessageStatus", form: form(func(f url.Values) { f.Del("MessageStatus") }), status: 400},
+		{name: "MalformedMessageStatus", form: form(func(f url.Values) { f.Set("MessageStatus", "<script>") }), status: 400},
+		{name: "MalformedErrorCode", form: form(func(f url.Values) { f.Set("ErrorCode", "30003; DROP") }), status: 400},
+		{name: "StoreFails", form: form(nil), err: errors.New("database is down"), status: 503,
+			want: []status{{"SMfedcba9876543210fedcba9876543210", "delivered", "", testNow}}},
+		{name: "StoreBadInput", form: form(nil), err: badInput{}, status: 400,
+			want: []status{{"SMfedcba9876543210fedcba9876543210", "delivered", "", testNow}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sts := &fakeStatuses{err: tt.err}
+			mos := &fakeMOs{}
+			srv := newWebhook(t, mos, sts)
+			body := tt.raw
+			if body == "" {
+				body = tt.form.Encode()
+			}
+			code, _, answer := send(t, srv, twilio.StatusPath, body, tt.form, tt.sign)
+			if code != tt.status {
+				t.Fatalf("status = %d, want %d (answer %q)", code, tt.status, answer)
+			}
+			if code == 200 && answer != twilio.EmptyTwiML {
+				t.Errorf("answer = %q, want empty TwiML", answer)
+			}
+			got := sts.got()
+			if len(got) != len(tt.want) {
+				t.Fatalf("recorded %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Errorf("recorded %+v, want %+v", got[i], tt.want[i])
+				}
+			}
+			if n := len(mos.got()); n != 0 {
+				t.Errorf("MO handler called %d times", n)
+			}
+		})
+	}
+}
+
+func TestWebhookMethodNotAllowed(t *testing.T) {
+	mos := &fakeMOs{}
+	srv := newWebhook(t, mos, &fakeStatuses{})
+	resp, err := srv.Client().Get(srv.URL + twilio.SMSPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET: status = %d, want 405", resp.StatusCode)
+	}
+	if len(mos.got()) != 0 {
+		t.Error("GET reached the MO handler")
+	}
+}
+
+// A webhook behind a proxy checks signatures over its public URL, not the
+// address it listens on.
+func TestWebhookPublicURL(t *testing.T) {
+	const public = "https://sms.example.org/prefix"
+	mos := &fakeMOs{}
+	w := &twilio.Webhook{AuthToken: testToken, PublicURL: public + "/", MOs: mos, Statuses: &fakeStatuses{},
+		Log: slog.New(slog.DiscardHandler)}
+	r := mux.NewRouter()
+	w.Register(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	form := moForm(nil)
+	for _, tc := range []struct {
+		signedURL string
+		status    int
+	}{
+		{public + twilio.SMSPath, 200},
+		{srv.URL + twilio.SMSPath, 403},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+twilio.SMSPath, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set(twilio.SignatureHeader, twilio.Signature(testToken, tc.signedURL, form))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status {
+			t.Errorf("signed over %s: status = %d, want %d", tc.signedURL, resp.StatusCode, tc.status)
+		}
+	}
+	if n := len(mos.got()); n != 1 {
+		t.Errorf("handler called %d times, want 1", n)
+	}
+}
+
+// Without an auth token the webhook refuses everything, even requests
+// signed with the empty key.
+func TestWebhookNoToken(t *testing.T) {
+	mos := &fakeMOs{}
+	w := &twilio.Webhook{MOs: mos, Statuses: &fakeStatuses{}, Log: slog.New(slog.DiscardHandler)}
+	r := mux.NewRouter()
+	w.Register(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	w.PublicURL = srv.URL
+
+	form := moForm(nil)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+twilio.SMSPath, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(twilio.SignatureHeader, twilio.Signature("", srv.URL+twilio.SMSPath, form))
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("status = %d, want 403", resp.StatusCode)
+	}
+	if len(mos.got()) != 0 {
+		t.Error("MO handed on")
+	}
+}
+
+// Failures are logged with the phone number masked (SPEC §11).
+func TestWebhookLogMasksPhone(t *testing.T) {
+	var logs strings.Builder
+	mos := &fakeMOs{err: errors.New("database is down")}
+	w := &twilio.Webhook{AuthToken: testToken, MOs: mos, Statuses: &fakeStatuses{},
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	r := mux.NewRouter()
+	w.Register(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	w.PublicURL = srv.URL
+
+	form := moForm(nil)
+	if code, _, _ := send(t, srv, twilio.SMSPath, form.Encode(), form, signed); code != 503 {
+		t.Fatalf("status = %d, want 503", code)
+	}
+	out := logs.String()
+	if strings.Contains(out, "+12025554321") {
+		t.Errorf("log shows the phone number: %s", out)
+	}
+	if !strings.Contains(out, "+1******4321") || !strings.Contains(out, "database is down") {
+		t.Errorf("log lacks the masked number or the error: %s", out)
+	}
+}

@@ -1,0 +1,89 @@
+// Command shortcode is an FEC-compliant SMS donation processor: donors text
+// a keyword to a short code and give, billed to their phone.
+//
+//	shortcode serve     run the service (and, by default, the simulator)
+//	shortcode migrate   bring a database's schema up to date
+//	shortcode text      a donor's phone in the terminal, through the simulator
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `usage: shortcode <command> [flags]
+
+commands:
+  serve     run the donation service; by default with the simulator in-process
+  migrate   apply the database migrations (--db URL)
+  text      a donor's phone in the terminal: lines typed are sent, texts received are printed
+
+Run "shortcode <command> -h" for a command's flags. Every flag can also be set
+by an environment variable: --twilio-auth-token is SHORTCODE_TWILIO_AUTH_TOKEN.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "shortcode:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		m := NewMain()
+		if err := m.ParseFlags(args, stderr); err != nil {
+			return err
+		}
+		return m.Serve(ctx)
+	case "migrate":
+		return runMigrate(ctx, args, stdout, stderr)
+	case "text":
+		return runText(ctx, args, stdin, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// newFlags makes a flag set whose defaults come from SHORTCODE_* variables.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// env returns the SHORTCODE_* variable for a flag name, or def.
+func env(flagName, def string) string {
+	key := "SHORTCODE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+	if v, ok := os.LookupEnv(key); ok {
+		return v
+	}
+	return def
+}
+
+// stringFlag defines a string flag with its SHORTCODE_* default.
+func stringFlag(fs *flag.FlagSet, p *string, name, def, help string) {
+	key := "SHORTCODE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	fs.StringVar(p, name, env(name, def), help+" ($"+key+")")
+}

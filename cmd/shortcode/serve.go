@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/shortcode/shortcode/carrier/sim"
+	"github.com/shortcode/shortcode/carrier/twilio"
+	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/storage"
+)
+
+// defaultAccountSID is the embedded simulator's account (SPEC §12.3).
+const defaultAccountSID = "AC00000000000000000000000000000000"
+
+// Main is the serve command: configuration, then the running program.
+// Tests build it directly with Addr and SimAddr "127.0.0.1:0".
+type Main struct {
+	DB               string
+	Addr             string
+	PublicURL        string
+	SimAddr          string // "" or "off": no embedded simulator
+	TwilioAuthToken  string
+	TwilioAccountSID string
+	TwilioAPIURL     string
+	Log              *slog.Logger
+
+	// Set once Start returns.
+	URL    string // where the service listens, e.g. http://127.0.0.1:8080
+	SimURL string // where the embedded simulator listens, if any
+	Sim    *sim.Sim
+	Store  *storage.DB
+
+	srv, simSrv *http.Server
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+// NewMain returns a Main with the defaults of `shortcode serve`.
+func NewMain() *Main {
+	return &Main{
+		DB: "shortcode.db", Addr: "127.0.0.1:8080", SimAddr: "127.0.0.1:8081",
+		TwilioAccountSID: defaultAccountSID,
+		Log:              slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+}
+
+// ParseFlags reads the serve flags, each defaulting to its SHORTCODE_* variable.
+func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	stringFlag(fs, &m.DB, "db", m.DB, "database: a SQLite file path, or a postgres:// URL")
+	stringFlag(fs, &m.Addr, "addr", m.Addr, "HTTP listen address")
+	stringFlag(fs, &m.PublicURL, "public-url", m.PublicURL, "URL the gateway calls us at; webhook signatures are computed over it (default http://ADDR)")
+	stringFlag(fs, &m.SimAddr, "sim-addr", m.SimAddr, `listen address of the embedded simulator; "off" for none`)
+	stringFlag(fs, &m.TwilioAuthToken, "twilio-auth-token", m.TwilioAuthToken, "webhook signing token and API password (random per start when unset)")
+	stringFlag(fs, &m.TwilioAccountSID, "twilio-account-sid", m.TwilioAccountSID, "Twilio account sid")
+	stringFlag(fs, &m.TwilioAPIURL, "twilio-api-url", m.TwilioAPIURL, "Twilio API base URL (default: the embedded simulator)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	return nil
+}
+
+// Serve starts the program and runs it until ctx is done.
+func (m *Main) Serve(ctx context.Context) error {
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	m.Log.Info("shutting down")
+	return m.Close()
+}
+
+// Start opens and migrates the store, starts the simulator, the HTTP server
+// and the workers, and returns once they listen.
+func (m *Main) Start(ctx context.Context) error {
+	if m.Log == nil {
+		m.Log = slog.New(slog.DiscardHandler)
+	}
+	if m.TwilioAuthToken == "" {
+		b := make([]byte, 16)
+		rand.Read(b)
+		m.TwilioAuthToken = hex.EncodeToString(b)
+	}
+	ln, err := net.Listen("tcp", m.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", m.Addr, err)
+	}
+	m.URL = "http://" + ln.Addr().String()
+	if m.PublicURL == "" {
+		m.PublicURL = m.URL
+	}
+	m.PublicURL = strings.TrimSuffix(m.PublicURL, "/")
+
+	db, err := storage.Open(ctx, m.DB)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	m.Store = db
+	if err := db.Migrate(ctx); err != nil {
+		m.closeAll(ln)
+		return err
+	}
+	if err := m.ensureDemo(ctx); err != nil {
+		m.closeAll(ln)
+		return err
+	}
+
+	var biller donation.Biller
+	apiURL := m.TwilioAPIURL
+	if m.SimAddr != "" && m.SimAddr != "off" {
+		sln, err := net.Listen("tcp", m.SimAddr)
+		if err != nil {
+			m.closeAll(ln)
+			return fmt.Errorf("listen %s (simulator): %w", m.SimAddr, err)
+		}
+		m.SimURL = "http://" + sln.Addr().String()
+		m.Sim = sim.New(sim.Config{
+			AccountSID: m.TwilioAccountSID,
+			AuthToken:  m.TwilioAuthToken,
+			WebhookURL: m.URL + twilio.SMSPath,
+			SignURL:    m.PublicURL + twilio.SMSPath,
+			Log:        m.Log,
+		})
+		m.simSrv = &http.Server{Handler: m.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		m.goServe(m.simSrv, sln)
+		biller = m.Sim.Carrier()
+		if apiURL == "" {
+			apiURL = m.SimURL
+		}
+		m.Log.Info("simulator listening", "url", m.SimURL, "account_sid", m.TwilioAccountSID)
+	}
+	if biller == nil {
+		m.closeAll(ln)
+		return errors.New("no carrier billing configured: run with the embedded simulator (--sim-addr)")
+	}
+	if apiURL == "" {
+		m.closeAll(ln)
+		return errors.New("no Twilio API URL: set --twilio-api-url or run the embedded simulator")
+	}
+
+	svc := &donation.Service{
+		Store: db, Outbox: db, Biller: biller, Log: m.Log,
+		Clock: donation.SystemClock{},
+		Sender: &twilio.Client{
+			BaseURL: apiURL, AccountSID: m.TwilioAccountSID, AuthToken: m.TwilioAuthToken,
+			StatusCallback: m.PublicURL + twilio.StatusPath,
+			HTTP:           &http.Client{Timeout: 15 * time.Second},
+		},
+		Poll: 500 * time.Millisecond,
+	}
+	svc.Start()
+	r := mux.NewRouter()
+	(&twilio.Webhook{AuthToken: m.TwilioAuthToken, PublicURL: m.PublicURL, MOs: svc, Statuses: db, Log: m.Log}).Register(r)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	}).Methods(http.MethodGet)
+	m.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	m.goServe(m.srv, ln)
+
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		svc.Run(wctx)
+	}()
+	m.Log.Info("shortcode listening", "url", m.URL, "public_url", m.PublicURL, "db", redact(m.DB))
+	return nil
+}
+
+func (m *Main) goServe(srv *http.Server, ln net.Listener) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Log.Error("http server", "err", err)
+		}
+	}()
+}
+
+// ensureDemo installs the demo program of SPEC §3 on a database with no
+// programs, so that serve works at once.
+func (m *Main) ensureDemo(ctx context.Context) error {
+	n, err := m.Store.CountPrograms(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	p := compliance.DemoProgram(m.PublicURL)
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("demo program for %s: %w", m.PublicURL, err)
+	}
+	if err := m.Store.SaveProgram(ctx, p); err != nil {
+		return fmt.Errorf("install demo program: %w", err)
+	}
+	m.Log.Info("installed the demo program", "short_code", p.ShortCode, "keyword", p.Keywords[0], "committee", p.Committee.ID)
+	return nil
+}
+
+func (m *Main) closeAll(ln net.Listener) {
+	ln.Close()
+	if m.Store != nil {
+		m.Store.Close()
+	}
+}
+
+// Close stops accepting requests, lets those in flight finish, stops the
+// workers and closes the store.
+func (m *Main) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var errs []error
+	if m.srv != nil {
+		errs = append(errs, m.srv.Shutdown(ctx))
+	}
+	if m.simSrv != nil {
+		errs = append(errs, m.simSrv.Shutdown(ctx))
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// redact hides a password in a database URL.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if j := strings.Index(dsn[i+3:], "@"); j >= 0 {
+			return dsn[:i+3] + "***" + dsn[i+3+j:]
+		}
+	}
+	return dsn
+}

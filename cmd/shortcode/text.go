@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shortcode/shortcode/compliance"
+)
+
+// runText is a donor's phone in the terminal: each input line is sent as an
+// MO through the simulator, each MT to the number is printed as "< body".
+func runText(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("text", stderr)
+	var from, to, simURL, idle string
+	stringFlag(fs, &from, "from", "", "the donor's phone number, E.164 (required)")
+	stringFlag(fs, &to, "to", "62262", "the short code")
+	stringFlag(fs, &simURL, "sim", "http://127.0.0.1:8081", "the simulator's URL")
+	stringFlag(fs, &idle, "idle", "2s", "at end of input, exit once no text has arrived for this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if from == "" {
+		return fmt.Errorf("text: --from is required")
+	}
+	phone, err := compliance.ParsePhone(from)
+	if err != nil {
+		return fmt.Errorf("text: --from: %w", err)
+	}
+	quiet, err := time.ParseDuration(idle)
+	if err != nil || quiet <= 0 {
+		return fmt.Errorf("text: --idle %q: want a positive duration", idle)
+	}
+	p := &phoneClient{
+		sim:   strings.TrimSuffix(simURL, "/"),
+		phone: phone,
+		http:  &http.Client{Timeout: 30 * time.Second},
+		seen:  map[string]bool{},
+		out:   stdout,
+	}
+	// Texts that arrived before this session are not news.
+	if _, err := p.poll(ctx, false); err != nil {
+		return fmt.Errorf("text: reach the simulator at %s: %w", p.sim, err)
+	}
+	p.last = time.Now()
+
+	pollCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(150 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-pollCtx.Done():
+				return
+			case <-t.C:
+				if _, err := p.poll(pollCtx, true); err != nil && pollCtx.Err() == nil {
+					fmt.Fprintf(stderr, "! %v\n", err)
+				}
+			}
+		}
+	}()
+
+	lines := bufio.NewScanner(stdin)
+	for lines.Scan() {
+		if err := p.send(ctx, to, lines.Text()); err != nil {
+			fmt.Fprintf(stderr, "! %v\n", err)
+		}
+		p.touch()
+	}
+	if err := lines.Err(); err != nil {
+		return fmt.Errorf("text: read input: %w", err)
+	}
+	p.touch()
+	for {
+		wait := quiet - p.since()
+		if wait <= 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+	stop()
+	wg.Wait()
+	return nil
+}
+
+type phoneClient struct {
+	sim   string
+	phone string
+	http  *http.Client
+	out   io.Writer
+
+	mu   sync.Mutex
+	seen map[string]bool
+	last time.Time // last input or MT
+}
+
+func (p *phoneClient) touch() {
+	p.mu.Lock()
+	p.last = time.Now()
+	p.mu.Unlock()
+}
+
+func (p *phoneClient) since() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return time.Since(p.last)
+}
+
+// send delivers one MO through the simulator's phone endpoint.
+func (p *phoneClient) send(ctx context.Context, to, body string) error {
+	form := url.Values{"To": {to}, "Body": {body}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.sim+"/phones/"+url.PathEscape(p.phone)+"/messages", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("send %q: %w", body, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("send %q: simulator answered %s: %s", body, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+type inboxMessage struct {
+	SID         string `json:"sid"`
+	Body        string `json:"body"`
+	DateCreated string `json:"date_created"`
+}
+
+// poll reads the phone's inbox and, when print is set, prints the texts not
+// seen before, oldest first.
+func (p *phoneClient) poll(ctx context.Context, print bool) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.sim+"/phones/"+url.PathEscape(p.phone)+"/messages", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("inbox: simulator answered %s", resp.Status)
+	}
+	var inbox struct {
+		Messages []inboxMessage `json:"messages"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&inbox); err != nil {
+		return 0, fmt.Errorf("inbox: %w", err)
+	}
+	// The inbox lists newest first, as Twilio does.
+	slices.Reverse(inbox.Messages)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, m := range inbox.Messages {
+		if p.seen[m.SID] {
+			continue
+		}
+		p.seen[m.SID] = true
+		n++
+		if print {
+			fmt.Fprintf(p.out, "< %s\n", m.Body)
+			p.last = time.Now()
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,83 @@
+package compliance
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// ErrInvalidPhone is wrapped by every error of ParsePhone.
+var ErrInvalidPhone = errors.New("invalid phone number")
+
+// maxPhoneInput bounds what ParsePhone hands to libphonenumber.
+const maxPhoneInput = 64
+
+// ParsePhone parses a phone number as a person would type it ("+1 201 555
+// 0123", "(201) 555-0123"; numbers without a leading + are read as US
+// numbers) and returns it in E.164 form ("+12015550123"). Numbers that
+// libphonenumber does not consider valid (such as +1555... or +1999...), and
+// numbers with an extension, are refused with an error wrapping
+// ErrInvalidPhone.
+func ParsePhone(s string) (string, error) {
+	num, err := parsePhone(s)
+	if err != nil {
+		return "", err
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+// parsePhone is ParsePhone before formatting.
+func parsePhone(s string) (num *phonenumbers.PhoneNumber, err error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return nil, fmt.Errorf("%w: empty", ErrInvalidPhone)
+	case len(s) > maxPhoneInput:
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidPhone, maxPhoneInput)
+	case !utf8.ValidString(s):
+		return nil, fmt.Errorf("%w: not UTF-8", ErrInvalidPhone)
+	}
+	defer func() {
+		// libphonenumber is a large port; never let a bad input take the
+		// MO handler down with it.
+		if r := recover(); r != nil {
+			num, err = nil, fmt.Errorf("%w: %q: parser failure: %v", ErrInvalidPhone, s, r)
+		}
+	}()
+	num, err = phonenumbers.Parse(s, "US")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q: %w", ErrInvalidPhone, s, err)
+	}
+	if num.GetExtension() != "" {
+		return nil, fmt.Errorf("%w: %q: has an extension", ErrInvalidPhone, s)
+	}
+	if !phonenumbers.IsValidNumber(num) {
+		return nil, fmt.Errorf("%w: %q: not a valid number for any region", ErrInvalidPhone, s)
+	}
+	return num, nil
+}
+
+// IsUS reports whether an E.164 number belongs to the United States: +1 is
+// shared by the NANP countries, so +1416... (Toronto) is not US. Invalid
+// numbers are not US.
+func IsUS(e164 string) bool {
+	if !strings.HasPrefix(e164, "+1") {
+		return false
+	}
+	num, err := parsePhone(e164)
+	return err == nil && phonenumbers.GetRegionCodeForNumber(num) == "US"
+}
+
+// MaskPhone hides all but the first two and the last four characters of a
+// phone number: "+12015554321" -> "+1******4321". Inputs of six characters
+// or fewer are masked entirely.
+func MaskPhone(e164 string) string {
+	r := []rune(e164)
+	if len(r) <= 6 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[:2]) + strings.Repeat("*", len(r)-6) + string(r[len(r)-4:])
+}

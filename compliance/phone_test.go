@@ -1,0 +1,88 @@
+package compliance_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shortcode/shortcode/compliance"
+)
+
+func TestParsePhone(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string // want "" means an error
+		us       bool
+	}{
+		// SPEC §12.3's number plan: every simulated range is valid.
+		{"+12015550123", "+12015550123", true},
+		{"+12125550100", "+12125550100", true},
+		{"+14165550123", "+14165550123", false}, // Toronto: +1 but not US
+		{"+12015550100", "+12015550100", true},
+		{"+12025550199", "+12025550199", true},
+		{"+12035550100", "+12035550100", true},
+		{"+12055550100", "+12055550100", true},
+		{"+12065550100", "+12065550100", true},
+		{"+12075550100", "+12075550100", true},
+		{"+12085550100", "+12085550100", true},
+		{"+442071838750", "+442071838750", false},
+
+		// How people type numbers.
+		{"2015550123", "+12015550123", true},
+		{"(201) 555-0123", "+12015550123", true},
+		{"201.555.0123", "+12015550123", true},
+		{"1 201 555 0123", "+12015550123", true},
+		{" +1 201-555-0123 ", "+12015550123", true},
+
+		// Invalid input, not simulated customers.
+		{"", "", false},
+		{"   ", "", false},
+		{"+15555550100", "", false},
+		{"+19995550100", "", false},
+		{"garbage", "", false},
+		{"12345", "", false},
+		{"+1201555012", "", false},
+		{"+120155501234", "", false},
+		{"+12015550123 ext. 7", "", false},
+		{"+" + strings.Repeat("1", 100), "", false},
+		{"\xff\xfe", "", false},
+	} {
+		got, err := compliance.ParsePhone(tc.in)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("ParsePhone(%q) = %q, want an error", tc.in, got)
+		case tc.want == "" && !errors.Is(err, compliance.ErrInvalidPhone):
+			t.Errorf("ParsePhone(%q) error %v does not wrap ErrInvalidPhone", tc.in, err)
+		case tc.want != "" && (err != nil || got != tc.want):
+			t.Errorf("ParsePhone(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+		e164 := tc.want
+		if e164 == "" {
+			e164 = tc.in
+		}
+		if us := compliance.IsUS(e164); us != tc.us {
+			t.Errorf("IsUS(%q) = %v, want %v", e164, us, tc.us)
+		}
+	}
+}
+
+func TestParsePhoneErrorNamesInput(t *testing.T) {
+	_, err := compliance.ParsePhone("+15555550100")
+	if err == nil || !strings.Contains(err.Error(), "+15555550100") || !strings.Contains(err.Error(), "not a valid number") {
+		t.Fatalf("error %v does not name the input and the reason", err)
+	}
+}
+
+func TestMaskPhone(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"+12015554321", "+1******4321"},
+		{"+442071838750", "+4*******8750"},
+		{"+1234567", "+1**4567"}, {"+123456", "+1*3456"},
+		{"123456", "******"},
+		{"+1", "**"},
+		{"", ""},
+	} {
+		if got := compliance.MaskPhone(tc.in); got != tc.want {
+			t.Errorf("MaskPhone(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package donation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/storage"
+)
+
+// start is the harness's first instant: mid-month, mid-cycle.
+var start = time.Date(2027, 3, 10, 15, 0, 0, 0, time.UTC)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// biller is a carrier that charges or declines as told and keeps a ledger
+// keyed by correlator, as a real carrier's idempotency would.
+type biller struct {
+	mu      sync.Mutex
+	decline bool // decline the next charge
+	unknown int  // answer "unknown" this many times first
+	ledger  map[string]donation.ChargeRequest
+	calls   int
+}
+
+func (b *biller) Charge(_ context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls++
+	if b.unknown > 0 {
+		b.unknown--
+		return donation.ChargeResult{}, errors.New("timeout")
+	}
+	if b.decline {
+		b.decline = false
+		return donation.ChargeResult{Outcome: donation.ChargeDeclined, Reason: "POL1001 spending limit exceeded"}, nil
+	}
+	if b.ledger == nil {
+		b.ledger = map[string]donation.ChargeRequest{}
+	}
+	if prev, ok := b.ledger[req.Correlator]; ok && prev.DonationID != req.DonationID {
+		return donation.ChargeResult{}, fmt.Errorf("correlator %s reused", req.Correlator)
+	}
+	b.ledger[req.Correlator] = req
+	return donation.ChargeResult{Outcome: donation.Charged, ServerRef: "SRV-" + req.DonationID}, nil
+}
+
+func (b *biller) total() (n int, cents int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range b.ledger {
+		n++
+		cents += r.Amount
+	}
+	return n, cents
+}
+
+// harness runs the service against a real store with a fixed clock, a
+// seeded random source and a test biller.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	db     *storage.DB
+	svc    *donation.Service
+	clock  *clock
+	biller *biller
+	seq    int
+	seen   map[string]int // MTs already read, per phone
+	pins   map[string]string
+}
+
+const shortCode = "62262"
+
+func newHarness(t *testing.T, db *storage.DB, edit func(*compliance.Program)) *harness {
+	t.Helper()
+	p := compliance.DemoProgram("https://sc.example")
+	if edit != nil {
+		edit(&p)
+	}
+	ctx := context.Background()
+	if err := db.SaveProgram(ctx, p); err != nil {
+		t.Fatalf("save program: %v", err)
+	}
+	h := &harness{
+		t: t, ctx: ctx, db: db,
+		clock:  &clock{now: start},
+		biller: &biller{},
+		seen:   map[string]int{},
+		pins:   map[string]string{},
+	}
+	h.svc = &donation.Service{
+		Store: db, Outbox: db, Biller: h.biller, Clock: h.clock,
+		Rand: mrand.NewChaCha8([32]byte{1}),
+	}
+	h.svc.Start()
+	return h
+}
+
+// send delivers one MO and returns the MTs it caused.
+func (h *harness) send(phone, body string) []string {
+	h.t.Helper()
+	h.seq++
+	// Donors take a second to type; donations then sort by creation time.
+	h.clock.Advance(time.Second)
+	err := h.svc.HandleMO(h.ctx, donation.MO{
+		Gateway: "test", MessageID: fmt.Sprintf("SM%032d", h.seq), From: phone, To: shortCode, Body: body,
+	})
+	if err != nil {
+		h.t.Fatalf("mo %q from %s: %v", body, phone, err)
+	}
+	return h.mts(phone)
+}
+
+var pinRE = regexp.MustCompile(`Your PIN is ([0-9]{6})`)
+
+// mts returns the MTs written for phone since the last call.
+func (h *harness) mts(phone string) []string {
+	h.t.Helper()
+	all, err := h.db.MTs(h.ctx, phone)
+	if err != nil {
+		h.t.Fatalf("mts: %v", err)
+	}
+	var out []string
+	for _, m := range all[h.seen[phone]:] {
+		out = append(out, m.MT.Body)
+		if m := pinRE.FindStringSubmatch(m.MT.Body); m != nil {
+			h.pins[phone] = m[1]
+		}
+	}
+	h.seen[phone] = len(all)
+	return out
+}
+
+func (h *harness) subscriber(phone string) donation.Subscriber {
+	h.t.Helper()
+	var sub donation.Subscriber
+	err := h.db.Update(h.ctx, phone, func(tx donation.Tx) error {
+		var err error
+		sub, err = tx.Subscriber(h.ctx, phone, shortCode)
+		return err
+	})
+	if err != nil {
+		h.t.Fatalf("subscriber: %v", err)
+	}
+	return sub
+}
+
+func (h *harness) donations(phone string) []donation.Donation {
+	h.t.Helper()
+	ds, err := h.db.Donations(h.ctx, phone)
+	if err != nil {
+		h.t.Fatalf("donations: %v", err)
+	}
+	return ds
+}
+
+func (h *harness) charge() {
+	h.t.Helper()
+	if _, err := h.svc.ChargePending(h.ctx); err != nil {
+		h.t.Fatalf("charge: %v", err)
+	}
+}
+
+func (h *harness) expire() int {
+	h.t.Helper()
+	n, err := h.svc.ExpireDue(h.ctx)
+	if err != nil {
+		h.t.Fatalf("expire: %v", err)
+	}
+	return n
+}
+
+// give runs a whole donation of amount dollars and returns the receipt.
+func (h *harness) give(phone string, dollars int) []string {
+	h.t.Helper()
+	h.send(phone, fmt.Sprintf("GIVE %d", dollars))
+	h.send(phone, "YES")
+	h.send(phone, h.pins[phone])
+	h.charge()
+	return h.mts(phone)
+}
+
+// checkInvariants asserts SPEC §10 (1) and (3) over everything stored.
+func (h *harness) checkInvariants(phones ...string) {
+	h.t.Helper()
+	certs, err := h.db.Certifications(h.ctx)
+	if err != nil {
+		h.t.Fatalf("certifications: %v", err)
+	}
+	certified := map[string]bool{}
+	for i, c := range certs {
+		if c.Seq != int64(i+1) {
+			h.t.Errorf("certification %d has seq %d", i+1, c.Seq)
+		}
+		certified[c.Certification.DonationID] = true
+	}
+	var completed int64
+	n := 0
+	for _, p := range phones {
+		for _, d := range h.donations(p) {
+			if d.Status != donation.Completed {
+				continue
+			}
+			n++
+			completed += d.Amount
+			if !certified[d.ID] || d.PINHash == "" || d.Amount == 0 || d.ReceivedAt.IsZero() {
+				h.t.Errorf("completed donation %s lacks evidence: %+v", d.ID, d)
+			}
+		}
+	}
+	charges, cents := h.biller.total()
+	if charges != n || cents != completed {
+		h.t.Errorf("carrier charged %d for %d cents; completed donations %d for %d cents", charges, cents, n, completed)
+	}
+}

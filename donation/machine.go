@@ -1,0 +1,684 @@
+package donation
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/looplab/fsm"
+
+	"github.com/shortcode/shortcode/compliance"
+)
+
+// Events of the conversation. The transition table below is the single
+// place that says which state may follow which; every state change of a
+// step goes through it.
+const (
+	evKeyword  = "keyword"  // a program keyword opens (or replaces) a request
+	evAmount   = "amount"   // an allowed amount within the caps: reserve
+	evConfirm  = "confirm"  // YES in combined mode: intent + certification
+	evIntent   = "intent"   // YES in separate mode: intent only
+	evCertify  = "certify"  // YES in separate mode's second step
+	evPIN      = "pin"      // the correct PIN: post the charge
+	evCharged  = "charged"  // the carrier billed the donor
+	evDeclined = "declined" // the carrier refused
+	evCancel   = "cancel"   // NO, STOP, too many wrong PINs or re-prompts
+	evExpire   = "expire"   // the request's timer ran out
+	evStop     = "stop"     // STOP while a charge runs: the charge runs to its end
+)
+
+var (
+	openStates = []string{string(ChoosingAmount), string(Confirming), string(Certifying), string(VerifyingPIN)}
+
+	transitions = fsm.Events{
+		{Name: evKeyword, Src: append([]string{string(Idle)}, openStates...), Dst: string(ChoosingAmount)},
+		{Name: evAmount, Src: []string{string(ChoosingAmount)}, Dst: string(Confirming)},
+		{Name: evConfirm, Src: []string{string(Confirming)}, Dst: string(VerifyingPIN)},
+		{Name: evIntent, Src: []string{string(Confirming)}, Dst: string(Certifying)},
+		{Name: evCertify, Src: []string{string(Certifying)}, Dst: string(VerifyingPIN)},
+		{Name: evPIN, Src: []string{string(VerifyingPIN)}, Dst: string(Charging)},
+		{Name: evCharged, Src: []string{string(Charging)}, Dst: string(Idle)},
+		{Name: evDeclined, Src: []string{string(Charging)}, Dst: string(Idle)},
+		{Name: evCancel, Src: openStates, Dst: string(Idle)},
+		{Name: evExpire, Src: openStates, Dst: string(Idle)},
+		{Name: evStop, Src: []string{string(Charging)}, Dst: string(Idle)},
+	}
+)
+
+// Input is the stored state one step starts from.
+type Input struct {
+	Now time.Time
+	// Programs are the active programs on the short code the MO came to.
+	Programs []compliance.Program
+	// Subscriber is the stored subscriber (a new idle one if none).
+	Subscriber Subscriber
+	// Open is the subscriber's open donation, nil when idle.
+	Open *Donation
+	// Usage returns what counts against the caps for this phone number and
+	// a committee; it is read inside the step's serialised transaction.
+	Usage func(committeeID string) ([]compliance.Entry, error)
+	// NewID, NewPIN and NewToken make donation ids, 6-digit PINs and web
+	// tokens; the service backs them with crypto/rand, tests fix them.
+	NewID    func() string
+	NewPIN   func() string
+	NewToken func() string
+}
+
+// step is one message's worth of work: the FSM rebuilt from the stored
+// state, and the result being assembled.
+type step struct {
+	in  Input
+	f   *fsm.FSM
+	sub Subscriber
+	res Result
+	// open is the donation being worked on; changes are copied into res.
+	open *Donation
+}
+
+func newStep(in Input) *step {
+	s := &step{in: in, sub: in.Subscriber}
+	if s.sub.State == "" {
+		s.sub.State = Idle
+	}
+	if in.Open != nil && in.Open.Status == Open {
+		d := *in.Open
+		s.open = &d
+	} else if s.sub.State != Idle {
+		// A subscriber pointing at a finished donation is at rest.
+		s.sub.State, s.sub.DonationID = Idle, ""
+	}
+	s.f = fsm.NewFSM(string(s.sub.State), transitions, nil)
+	return s
+}
+
+// fire moves the FSM; a transition the table does not allow is a bug in
+// the caller, reported as an error rather than a panic.
+func (s *step) fire(event string) error {
+	err := s.f.Event(context.Background(), event)
+	var noop fsm.NoTransitionError
+	if err != nil && !errors.As(err, &noop) {
+		return fmt.Errorf("event %s in state %s: %w", event, s.sub.State, err)
+	}
+	s.sub.State = State(s.f.Current())
+	s.sub.Reprompts = 0
+	return nil
+}
+
+func (s *step) result() Result {
+	s.res.Subscriber = s.sub
+	return s.res
+}
+
+// save records the current version of a donation in the result.
+func (s *step) save(d *Donation) {
+	for i := range s.res.Donations {
+		if s.res.Donations[i].ID == d.ID {
+			s.res.Donations[i] = *d
+			return
+		}
+	}
+	s.res.Donations = append(s.res.Donations, *d)
+}
+
+func (s *step) effect(kind EffectKind, d *Donation) {
+	e := Effect{Kind: kind}
+	if d != nil {
+		e.DonationID, e.Amount = d.ID, d.Amount
+	}
+	s.res.Effects = append(s.res.Effects, e)
+}
+
+// program returns the program a reply speaks for: the open donation's,
+// else the subscriber's last, else the first on the short code.
+func (s *step) program() *compliance.Program {
+	if s.open != nil {
+		if p := s.byID(s.open.ProgramID); p != nil {
+			return p
+		}
+	}
+	if p := s.byID(s.sub.ProgramID); p != nil {
+		return p
+	}
+	if len(s.in.Programs) > 0 {
+		return &s.in.Programs[0]
+	}
+	return nil
+}
+
+func (s *step) byID(id string) *compliance.Program {
+	for i := range s.in.Programs {
+		if s.in.Programs[i].ID == id {
+			return &s.in.Programs[i]
+		}
+	}
+	return nil
+}
+
+func (s *step) byKeyword(word string) *compliance.Program {
+	for i := range s.in.Programs {
+		if slices.Contains(s.in.Programs[i].Keywords, word) {
+			return &s.in.Programs[i]
+		}
+	}
+	return nil
+}
+
+// vars are the template values for program p and donation d (either may
+// be nil).
+func vars(p *compliance.Program, d *Donation) compliance.Vars {
+	var v compliance.Vars
+	if p != nil {
+		v.Committee = p.Committee.DisplayName
+		v.PaidFor = p.Committee.PaidFor
+		v.Care = p.Committee.Care
+		v.URL = p.TermsURL
+		if len(p.Keywords) > 0 {
+			v.Keyword = p.Keywords[0]
+		}
+	}
+	if d != nil {
+		v.Amount = compliance.FormatAmount(d.Amount)
+	}
+	return v
+}
+
+// send queues an MT rendered from tmpl.
+func (s *step) send(p *compliance.Program, tmpl string, v compliance.Vars, d *Donation) {
+	if p == nil || tmpl == "" {
+		return
+	}
+	mt := MT{To: s.sub.Phone, From: s.sub.ShortCode, Body: compliance.Render(tmpl, v)}
+	if d != nil {
+		mt.DonationID = d.ID
+	}
+	s.res.MTs = append(s.res.MTs, mt)
+}
+
+// finish ends the open donation with status st, releasing its reservation.
+func (s *step) finish(st Status) {
+	d := s.open
+	if d == nil {
+		return
+	}
+	if d.Reserved() {
+		s.effect(Release, d)
+	}
+	d.Status = st
+	d.FinishedAt = s.in.Now
+	s.save(d)
+	if s.sub.DonationID == d.ID {
+		s.sub.DonationID = ""
+	}
+	s.open = nil
+}
+
+// HandleMO applies one inbound message to a subscriber. The result holds the
+// new subscriber state, changed donations, MTs and effects; nothing is
+// stored by this function.
+func HandleMO(in Input, mo MO) (Result, error) {
+	s := newStep(in)
+	if err := s.handle(mo); err != nil {
+		return Result{}, err
+	}
+	return s.result(), nil
+}
+
+func (s *step) handle(mo MO) error {
+	now := s.in.Now
+	// A request whose timer ran out while nobody looked expires first.
+	if d := s.open; d != nil && d.Status == Open && d.ChargePostedAt.IsZero() && !now.Before(d.ExpiresAt) {
+		if err := s.expire(); err != nil {
+			return err
+		}
+	}
+	norm := compliance.Normalize(mo.Body)
+	word, rest := compliance.SplitKeyword(norm)
+
+	switch {
+	case compliance.IsStop(norm):
+		return s.stop(mo, false)
+	case compliance.LooksLikeStop(norm):
+		return s.stop(mo, true)
+	case compliance.IsHelp(norm):
+		p := s.program()
+		s.send(p, p.Templates.Help, vars(p, nil), nil)
+		return nil
+	case s.sub.OptedOut:
+		if p := s.byKeyword(word); p != nil {
+			s.optIn(mo)
+			return s.keyword(p, rest)
+		}
+		if compliance.IsOptIn(norm) || compliance.IsYes(norm) {
+			s.optIn(mo)
+			p := s.program()
+			s.send(p, p.Templates.OptIn, vars(p, nil), nil)
+		}
+		// Anything else from an opted-out number gets no reply at all.
+		return nil
+	}
+
+	if p := s.byKeyword(word); p != nil {
+		if s.sub.State == Charging {
+			return s.processing()
+		}
+		return s.keyword(p, rest)
+	}
+
+	switch s.sub.State {
+	case Idle:
+		return s.idle()
+	case ChoosingAmount:
+		if compliance.IsNo(norm) {
+			return s.cancel()
+		}
+		if amount, ok := compliance.ParseAmount(norm); ok {
+			return s.choose(amount)
+		}
+	case Confirming:
+		if compliance.IsNo(norm) {
+			return s.cancel()
+		}
+		if compliance.IsYes(norm) {
+			return s.confirm(mo)
+		}
+	case Certifying:
+		if compliance.IsNo(norm) {
+			return s.cancel()
+		}
+		if compliance.IsYes(norm) {
+			return s.certify(mo, s.program().Templates.Certify)
+		}
+	case VerifyingPIN:
+		if compliance.IsNo(norm) {
+			return s.cancel()
+		}
+		if isDigits(norm) {
+			return s.pin(norm)
+		}
+	case Charging:
+		return s.processing()
+	}
+	return s.reprompt()
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *step) stop(mo MO, inferred bool) error {
+	if s.sub.OptedOut {
+		// Exactly one confirmation: a repeated STOP changes nothing.
+		return nil
+	}
+	p := s.program()
+	if err := s.revoke(ConsentEvent{MessageID: mo.MessageID, Text: mo.Body, Inferred: inferred}); err != nil {
+		return err
+	}
+	if p != nil {
+		s.send(p, p.Templates.Stop, vars(p, nil), nil)
+	}
+	return nil
+}
+
+// revoke records an opt-out: any open request is cancelled and released,
+// while a posted charge runs to its end with no receipt to follow.
+func (s *step) revoke(ev ConsentEvent) error {
+	if s.open != nil && s.open.Status == Open {
+		if s.sub.State == Charging {
+			if err := s.fire(evStop); err != nil {
+				return err
+			}
+			s.sub.DonationID = ""
+		} else {
+			s.finish(Cancelled)
+			if err := s.fire(evCancel); err != nil {
+				return err
+			}
+		}
+	}
+	s.sub.State = Idle
+	s.sub.OptedOut = true
+	s.sub.ExpiredNotice = false
+	s.effect(OptOut, nil)
+	ev.Phone, ev.ShortCode, ev.At, ev.Kind = s.sub.Phone, s.sub.ShortCode, s.in.Now, string(OptOut)
+	s.res.Consent = &ev
+	return nil
+}
+
+func (s *step) optIn(mo MO) {
+	s.sub.OptedOut = false
+	s.effect(OptIn, nil)
+	s.res.Consent = &ConsentEvent{
+		Phone: s.sub.Phone, ShortCode: s.sub.ShortCode, At: s.in.Now, Kind: string(OptIn),
+		MessageID: mo.MessageID, Text: mo.Body,
+	}
+}
+
+func (s *step) idle() error {
+	p := s.program()
+	if p == nil {
+		return nil
+	}
+	if s.sub.ExpiredNotice {
+		s.sub.ExpiredNotice = false
+		s.send(p, p.Templates.Expired, vars(p, nil), nil)
+		return nil
+	}
+	if s.sub.HintAt.IsZero() || s.in.Now.Sub(s.sub.HintAt) >= 24*time.Hour {
+		s.sub.HintAt = s.in.Now
+		s.send(p, p.Templates.Hint, vars(p, nil), nil)
+	}
+	return nil
+}
+
+func (s *step) processing() error {
+	p := s.program()
+	s.send(p, p.Templates.Processing, vars(p, nil), nil)
+	return nil
+}
+
+// keyword opens a request for program p, replacing any open one.
+func (s *step) keyword(p *compliance.Program, rest string) error {
+	if s.open != nil && s.open.Status == Open {
+		s.finish(Cancelled)
+	}
+	s.sub.ExpiredNotice = false
+	s.sub.ProgramID = p.ID
+	// Screening before any price prompt (SPEC §6.1). Carrier lookups come
+	// with the aggregator layer; a non-US number is refused here.
+	if !compliance.IsUS(s.sub.Phone) {
+		if s.sub.State != Idle {
+			if err := s.fire(evCancel); err != nil {
+				return err
+			}
+		}
+		s.send(p, p.Templates.Blocked, vars(p, nil), nil)
+		return nil
+	}
+	now := s.in.Now
+	d := &Donation{
+		ID:          s.in.NewID(),
+		ProgramID:   p.ID,
+		CommitteeID: p.Committee.ID,
+		Phone:       s.sub.Phone,
+		ShortCode:   s.sub.ShortCode,
+		Status:      Open,
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(p.ConfirmExpiry),
+	}
+	s.open = d
+	s.sub.DonationID = d.ID
+	s.save(d)
+	if err := s.fire(evKeyword); err != nil {
+		return err
+	}
+	if rest != "" {
+		if amount, ok := compliance.ParseAmount(rest); ok {
+			return s.choose(amount)
+		}
+	}
+	s.send(p, p.Templates.AmountPrompt, vars(p, d), d)
+	return nil
+}
+
+// choose checks an amount against the price points and the caps, and
+// reserves it (SPEC §5.3) when it fits.
+func (s *step) choose(amount int64) error {
+	p, d := s.program(), s.open
+	if !slices.Contains(p.PricePoints, amount) {
+		return s.reprompt()
+	}
+	usage, err := s.in.Usage(p.Committee.ID)
+	if err != nil {
+		return fmt.Errorf("usage for committee %s: %w", p.Committee.ID, err)
+	}
+	var over *compliance.CapError
+	if err := p.Limits.Check(p.Committee, usage, s.in.Now, amount); errors.As(err, &over) {
+		if len(p.PricePoints) == 0 || over.Remaining < p.PricePoints[0] {
+			s.send(p, p.Templates.LimitReached, vars(p, d), d)
+			if err := s.fire(evCancel); err != nil {
+				return err
+			}
+			s.finish(Cancelled)
+			return nil
+		}
+		v := vars(p, d)
+		v.Remaining = compliance.FormatAmount(over.Remaining)
+		s.send(p, p.Templates.OverLimit, v, d)
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("check limits: %w", err)
+	}
+	d.Amount = amount
+	d.ReservedAt = s.in.Now
+	d.ExpiresAt = s.in.Now.Add(p.ConfirmExpiry)
+	s.save(d)
+	s.effect(Reserve, d)
+	if err := s.fire(evAmount); err != nil {
+		return err
+	}
+	s.send(p, confirmTemplate(p), vars(p, d), d)
+	return nil
+}
+
+func confirmTemplate(p *compliance.Program) string {
+	if p.Mode == compliance.Separate {
+		return p.Templates.ConfirmOnly
+	}
+	return p.Templates.Confirm
+}
+
+// confirm handles YES to the confirmation prompt.
+func (s *step) confirm(mo MO) error {
+	p := s.program()
+	if p.Mode == compliance.Separate {
+		if err := s.fire(evIntent); err != nil {
+			return err
+		}
+		s.send(p, p.Templates.Certify, vars(p, s.open), s.open)
+		return nil
+	}
+	return s.certify(mo, p.Templates.Confirm)
+}
+
+// certify records the certification the donor accepted (the exact text of
+// tmpl as sent to them) and sends the PIN.
+func (s *step) certify(mo MO, tmpl string) error {
+	p, d := s.program(), s.open
+	now := s.in.Now
+	text := compliance.Render(tmpl, vars(p, d))
+	textVersion, _ := compliance.Version(tmpl)
+	termsVersion, termsSum := compliance.Version(compliance.Terms(*p))
+	s.res.Certification = &Certification{
+		At: now, ProgramID: p.ID, CommitteeID: p.Committee.ID, Phone: d.Phone, DonationID: d.ID,
+		Channel: "sms", MessageID: mo.MessageID,
+		TextVersion: textVersion, TextSHA256: sha256Hex(text),
+		TermsVersion: termsVersion, TermsSHA256: termsSum,
+		Amount: d.Amount,
+	}
+	s.effect(Certify, d)
+	d.ReceivedAt = now
+	d.CertifiedAt = now
+	pin := s.in.NewPIN()
+	d.PINHash = pinHash(d.ID, pin)
+	d.PINTries = 0
+	d.Token = s.in.NewToken()
+	d.ExpiresAt = now.Add(p.PINExpiry)
+	s.save(d)
+	ev := evConfirm
+	if s.sub.State == Certifying {
+		ev = evCertify
+	}
+	if err := s.fire(ev); err != nil {
+		return err
+	}
+	v := vars(p, d)
+	v.PIN = pin
+	v.URL = p.DonationURL + d.Token
+	s.send(p, p.Templates.PIN, v, d)
+	return nil
+}
+
+// pin checks a PIN sent by SMS.
+func (s *step) pin(got string) error {
+	p, d := s.program(), s.open
+	if CheckPIN(d, got) {
+		d.ChargePostedAt = s.in.Now
+		d.Correlator = d.ID + "-1"
+		s.save(d)
+		s.effect(Charge, d)
+		return s.fire(evPIN)
+	}
+	d.PINTries++
+	s.save(d)
+	if d.PINTries >= p.MaxPINTries {
+		s.send(p, p.Templates.PINLocked, vars(p, d), d)
+		if err := s.fire(evCancel); err != nil {
+			return err
+		}
+		s.finish(Cancelled)
+		return nil
+	}
+	s.send(p, p.Templates.WrongPIN, vars(p, d), d)
+	return nil
+}
+
+// CheckPIN compares a PIN with the donation's stored hash in constant time.
+func CheckPIN(d *Donation, pin string) bool {
+	if d.PINHash == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(pinHash(d.ID, pin)), []byte(d.PINHash)) == 1
+}
+
+func pinHash(donationID, pin string) string { return sha256Hex(donationID + ":" + pin) }
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// cancel ends the open request at the donor's word.
+func (s *step) cancel() error {
+	p, d := s.program(), s.open
+	s.send(p, p.Templates.Cancelled, vars(p, d), d)
+	if err := s.fire(evCancel); err != nil {
+		return err
+	}
+	s.finish(Cancelled)
+	return nil
+}
+
+// reprompt re-sends the current step's prompt, at most MaxReprompts times,
+// then cancels.
+func (s *step) reprompt() error {
+	if s.sub.State == Idle {
+		return s.idle()
+	}
+	p, d := s.program(), s.open
+	if s.sub.Reprompts >= p.MaxReprompts {
+		return s.cancel()
+	}
+	s.sub.Reprompts++
+	var tmpl string
+	switch s.sub.State {
+	case ChoosingAmount:
+		tmpl = p.Templates.AmountPrompt
+	case Confirming:
+		tmpl = confirmTemplate(p)
+	case Certifying:
+		tmpl = p.Templates.Certify
+	case VerifyingPIN:
+		// The PIN is stored only as a hash, so it cannot be sent again.
+		tmpl = p.Templates.WrongPIN
+	}
+	s.send(p, tmpl, vars(p, d), d)
+	return nil
+}
+
+// expire ends the open request silently; the next MO hears about it.
+func (s *step) expire() error {
+	if err := s.fire(evExpire); err != nil {
+		return err
+	}
+	s.finish(Expired)
+	s.sub.ExpiredNotice = true
+	return nil
+}
+
+// Expire applies the expiry timer to donation d, if it is still open, due
+// and not charging; a stale timer changes nothing.
+func Expire(in Input, d Donation) (Result, bool, error) {
+	if d.Status != Open || !d.ChargePostedAt.IsZero() || in.Now.Before(d.ExpiresAt) {
+		return Result{}, false, nil
+	}
+	s := newStep(in)
+	if s.sub.DonationID != d.ID {
+		// The subscriber moved on; close the donation alone.
+		s.open = &d
+		s.finish(Expired)
+		return s.result(), true, nil
+	}
+	if err := s.expire(); err != nil {
+		return Result{}, false, err
+	}
+	return s.result(), true, nil
+}
+
+// Settle records a carrier's outcome for donation d, which must be
+// charging. A receipt or decline text goes to the donor unless they have
+// opted out since.
+func Settle(in Input, p compliance.Program, d Donation, out ChargeResult) (Result, error) {
+	if d.Status != Open || d.ChargePostedAt.IsZero() {
+		return Result{}, fmt.Errorf("settle donation %s: not charging (status %s)", d.ID, d.Status)
+	}
+	s := newStep(in)
+	s.in.Programs = append(s.in.Programs, p)
+	current := s.sub.DonationID == d.ID && s.sub.State == Charging
+	s.open = &d
+	var tmpl string
+	switch out.Outcome {
+	case Charged:
+		d.ServerRef = out.ServerRef
+		d.Status = Completed
+		d.FinishedAt = s.in.Now
+		s.save(&d)
+		tmpl = p.Templates.Receipt
+		if current {
+			if err := s.fire(evCharged); err != nil {
+				return Result{}, err
+			}
+		}
+	case ChargeDeclined:
+		d.DeclineReason = out.Reason
+		s.finish(Declined)
+		tmpl = p.Templates.Decline
+		if current {
+			if err := s.fire(evDeclined); err != nil {
+				return Result{}, err
+			}
+		}
+	default:
+		return Result{}, fmt.Errorf("settle donation %s: outcome %q is not final", d.ID, out.Outcome)
+	}
+	if current {
+		s.sub.DonationID = ""
+	}
+	if !s.sub.OptedOut {
+		s.send(&p, tmpl, vars(&p, &d), &d)
+	}
+	return s.result(), nil
+}

@@ -1,0 +1,410 @@
+package donation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	mrand "math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/shortcode/shortcode/compliance"
+)
+
+// InputError is bad input from outside (an invalid phone number, say): the
+// gateway should get a 4xx, not a retry.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// BadInput marks the error as the sender's fault.
+func (e *InputError) BadInput() bool { return true }
+
+// Service applies messages, timers and charge outcomes to subscribers, one
+// serialised transaction at a time, and runs the workers that charge
+// donations and send the outbox.
+type Service struct {
+	Store  Store
+	Outbox Outbox
+	Biller Biller
+	Sender Sender
+	Clock  Clock
+	Log    *slog.Logger
+	// Rand is the source of ids, PINs and tokens; crypto/rand when nil.
+	Rand io.Reader
+	// Poll is how often the workers look for work they were not woken
+	// for (another server's, or retries); one second when zero.
+	Poll time.Duration
+
+	chargeWake chan struct{}
+	sendWake   chan struct{}
+}
+
+func (s *Service) now() time.Time {
+	if s.Clock == nil {
+		return time.Now().UTC()
+	}
+	return s.Clock.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand == nil {
+		return rand.Reader
+	}
+	return s.Rand
+}
+
+func (s *Service) random(n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.rand(), b); err != nil {
+		// crypto/rand does not fail on supported platforms; a test source
+		// that runs dry is a broken test.
+		panic(fmt.Sprintf("random source: %v", err))
+	}
+	return b
+}
+
+func (s *Service) newID() string {
+	return "D" + strings.ToUpper(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(s.random(10)))
+}
+
+func (s *Service) newToken() string {
+	return base64.RawURLEncoding.EncodeToString(s.random(16))
+}
+
+func (s *Service) newPIN() string {
+	n, err := rand.Int(s.rand(), big.NewInt(1_000_000))
+	if err != nil {
+		panic(fmt.Sprintf("random source: %v", err))
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+func (s *Service) input(ctx context.Context, tx Tx, programs []compliance.Program, sub Subscriber) (Input, error) {
+	in := Input{
+		Now:        s.now(),
+		Programs:   programs,
+		Subscriber: sub,
+		Usage: func(committeeID string) ([]compliance.Entry, error) {
+			return tx.Usage(ctx, sub.Phone, committeeID)
+		},
+		NewID:    s.newID,
+		NewPIN:   s.newPIN,
+		NewToken: s.newToken,
+	}
+	if sub.DonationID != "" {
+		d, err := tx.Donation(ctx, sub.DonationID)
+		if err != nil {
+			return Input{}, fmt.Errorf("open donation %s: %w", sub.DonationID, err)
+		}
+		in.Open = &d
+	}
+	return in, nil
+}
+
+// HandleMO applies one inbound message. It returns only once the message and
+// everything it caused are committed; ErrDuplicate when the gateway already
+// delivered it (nothing changes, nothing is sent twice).
+func (s *Service) HandleMO(ctx context.Context, mo MO) error {
+	phone, err := compliance.ParsePhone(mo.From)
+	if err != nil {
+		return &InputError{fmt.Errorf("mo %s: %w", mo.MessageID, err)}
+	}
+	mo.From = phone
+	if mo.At.IsZero() {
+		mo.At = s.now()
+	}
+	programs, err := s.Store.Programs(ctx, mo.To)
+	if err != nil {
+		return fmt.Errorf("mo %s: programs on %s: %w", mo.MessageID, mo.To, err)
+	}
+	if len(programs) == 0 {
+		return &InputError{fmt.Errorf("mo %s to %q: %w", mo.MessageID, mo.To, ErrUnknownShortCode)}
+	}
+	var res Result
+	err = s.Store.Update(ctx, phone, func(tx Tx) error {
+		fresh, err := tx.RecordMO(ctx, mo)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return ErrDuplicate
+		}
+		sub, err := tx.Subscriber(ctx, phone, mo.To)
+		if err != nil {
+			return err
+		}
+		in, err := s.input(ctx, tx, programs, sub)
+		if err != nil {
+			return err
+		}
+		if res, err = HandleMO(in, mo); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, res, in.Now, mo.MessageID)
+	})
+	if err != nil {
+		return fmt.Errorf("mo %s from %s: %w", mo.MessageID, compliance.MaskPhone(phone), err)
+	}
+	s.after(res)
+	return nil
+}
+
+// after wakes the workers a committed result gave work to.
+func (s *Service) after(res Result) {
+	for _, e := range res.Effects {
+		if e.Kind == Charge {
+			wake(s.chargeWake)
+		}
+	}
+	if len(res.MTs) > 0 {
+		wake(s.sendWake)
+	}
+}
+
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// ExpireDue expires every open request whose timer has run out and returns
+// how many it expired.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	due, err := s.Store.Due(ctx, s.now())
+	if err != nil {
+		return 0, fmt.Errorf("due donations: %w", err)
+	}
+	n := 0
+	for _, d := range due {
+		var done bool
+		err := s.Store.Update(ctx, d.Phone, func(tx Tx) error {
+			cur, err := tx.Donation(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			sub, err := tx.Subscriber(ctx, cur.Phone, cur.ShortCode)
+			if err != nil {
+				return err
+			}
+			in, err := s.input(ctx, tx, nil, sub)
+			if err != nil {
+				return err
+			}
+			res, ok, err := Expire(in, cur)
+			if err != nil || !ok {
+				return err
+			}
+			done = true
+			return tx.Apply(ctx, res, in.Now, "")
+		})
+		if err != nil {
+			return n, fmt.Errorf("expire %s: %w", d.ID, err)
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ChargePending posts the charge of every donation left in charging (just
+// confirmed by PIN, or left by a crashed server) and records the outcomes.
+// Unknown outcomes stay charging and are tried again with the same
+// correlator, which the carrier answers without charging twice.
+func (s *Service) ChargePending(ctx context.Context) (int, error) {
+	ds, err := s.Store.Charging(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("charging donations: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, d := range ds {
+		ok, err := s.charge(ctx, d)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
+	p, err := s.Store.Program(ctx, d.ProgramID)
+	if err != nil {
+		return false, fmt.Errorf("charge %s: program: %w", d.ID, err)
+	}
+	req := ChargeRequest{
+		DonationID: d.ID, Correlator: d.Correlator, Phone: d.Phone, Amount: d.Amount,
+		CommitteeID: p.Committee.ID, CommitteeName: p.Committee.Name, Channel: "SMS",
+	}
+	out, err := s.Biller.Charge(ctx, req)
+	if err != nil || out.Outcome == Unknown {
+		s.log().Warn("charge outcome unknown; will ask again", "donation", d.ID, "err", err)
+		return false, nil
+	}
+	var res Result
+	err = s.Store.Update(ctx, d.Phone, func(tx Tx) error {
+		cur, err := tx.Donation(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != Open || cur.ChargePostedAt.IsZero() {
+			res = Result{}
+			return nil // another worker recorded it first
+		}
+		sub, err := tx.Subscriber(ctx, cur.Phone, cur.ShortCode)
+		if err != nil {
+			return err
+		}
+		in, err := s.input(ctx, tx, nil, sub)
+		if err != nil {
+			return err
+		}
+		if res, err = Settle(in, p, cur, out); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, res, in.Now, "")
+	})
+	if err != nil {
+		return false, fmt.Errorf("charge %s: record outcome: %w", d.ID, err)
+	}
+	s.after(res)
+	return len(res.Donations) > 0, nil
+}
+
+// SendPending hands due outbox MTs to the gateway, oldest first. An MT that
+// fails waits with backoff, and later MTs to the same number wait behind it
+// so a donor reads them in order.
+func (s *Service) SendPending(ctx context.Context) (int, error) {
+	now := s.now()
+	mts, err := s.Outbox.PendingMTs(ctx, now, 100)
+	if err != nil {
+		return 0, fmt.Errorf("pending mts: %w", err)
+	}
+	held := map[string]bool{}
+	sent := 0
+	for _, m := range mts {
+		if held[m.MT.To] {
+			continue
+		}
+		sid, err := s.Sender.Send(ctx, m.MT)
+		switch {
+		case err == nil:
+			if err := s.Outbox.MarkSent(ctx, m.ID, sid, s.now()); err != nil {
+				return sent, fmt.Errorf("mt %s: mark sent: %w", m.ID, err)
+			}
+			sent++
+		case errors.Is(err, ErrUnsubscribed):
+			if err := s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now()); err != nil {
+				return sent, fmt.Errorf("mt %s: mark failed: %w", m.ID, err)
+			}
+			if err := s.gatewayOptOut(ctx, m.MT); err != nil {
+				return sent, err
+			}
+		case errors.Is(err, ErrRejected):
+			s.log().Error("gateway rejected mt", "mt", m.ID, "err", err)
+			if err := s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now()); err != nil {
+				return sent, fmt.Errorf("mt %s: mark failed: %w", m.ID, err)
+			}
+		default:
+			held[m.MT.To] = true
+			next := s.now().Add(backoff(m.Attempts))
+			s.log().Warn("mt not accepted; will retry", "mt", m.ID, "attempt", m.Attempts+1, "err", err)
+			if err := s.Outbox.MarkRetry(ctx, m.ID, err.Error(), next); err != nil {
+				return sent, fmt.Errorf("mt %s: mark retry: %w", m.ID, err)
+			}
+		}
+	}
+	return sent, nil
+}
+
+// backoff grows from half a second to five minutes, with jitter so many
+// failed MTs do not retry in step.
+func backoff(attempts int) time.Duration {
+	d := 500 * time.Millisecond << min(attempts, 10)
+	d = min(d, 5*time.Minute)
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
+// gatewayOptOut records an opt-out the gateway told us about (Twilio 21610):
+// the donor opted out there, so nothing more may be sent.
+func (s *Service) gatewayOptOut(ctx context.Context, mt MT) error {
+	return s.Store.Update(ctx, mt.To, func(tx Tx) error {
+		sub, err := tx.Subscriber(ctx, mt.To, mt.From)
+		if err != nil {
+			return err
+		}
+		if sub.OptedOut {
+			return nil
+		}
+		in, err := s.input(ctx, tx, nil, sub)
+		if err != nil {
+			return err
+		}
+		st := newStep(in)
+		if err := st.revoke(ConsentEvent{Text: "gateway: recipient unsubscribed"}); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, st.result(), in.Now, "")
+	})
+}
+
+// Run starts the charge, timer and outbox workers and blocks until ctx is
+// done.
+func (s *Service) Run(ctx context.Context) {
+	s.Start()
+	poll := s.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	done := make(chan struct{}, 3)
+	loop := func(name string, wakeup chan struct{}, every time.Duration, work func(context.Context) (int, error)) {
+		defer func() { done <- struct{}{} }()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if _, err := work(ctx); err != nil && ctx.Err() == nil {
+				s.log().Error(name, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-wakeup:
+			case <-t.C:
+			}
+		}
+	}
+	go loop("charge", s.chargeWake, poll, s.ChargePending)
+	go loop("send", s.sendWake, poll, s.SendPending)
+	go loop("expire", nil, poll*5, s.ExpireDue)
+	for range 3 {
+		<-done
+	}
+}
+
+// Start prepares the wake-up channels; Run calls it, tests that drive the
+// workers by hand may too.
+func (s *Service) Start() {
+	if s.chargeWake == nil {
+		s.chargeWake = make(chan struct{}, 1)
+		s.sendWake = make(chan struct{}, 1)
+	}
+}

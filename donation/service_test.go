@@ -1,0 +1,279 @@
+package donation_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/storage"
+	"github.com/shortcode/shortcode/storage/storagetest"
+)
+
+// reach drives a fresh subscriber into a state of the conversation.
+var reach = map[donation.State][]string{
+	donation.Idle:           nil,
+	donation.ChoosingAmount: {"GIVE"},
+	donation.Confirming:     {"GIVE 10"},
+	donation.Certifying:     {"GIVE 10", "YES"}, // separate mode
+	donation.VerifyingPIN:   {"GIVE 10", "YES", "YES"},
+	donation.Charging:       {"GIVE 10", "YES", "YES", "{pin}"},
+}
+
+func drive(h *harness, phone string, st donation.State) {
+	h.t.Helper()
+	for _, m := range reach[st] {
+		h.send(phone, strings.ReplaceAll(m, "{pin}", h.pins[phone]))
+	}
+	if got := h.subscriber(phone).State; got != st {
+		h.t.Fatalf("drove to %s, got %s", st, got)
+	}
+}
+
+func separate(p *compliance.Program) { p.Mode = compliance.Separate }
+
+// TestStopFromEveryState: SPEC §4.2 "any | STOP family" and §10 (4).
+func TestStopFromEveryState(t *testing.T) {
+	words := []string{"STOP", "STOPALL", "STOP ALL", "END", "CANCEL", "UNSUBSCRIBE", "UNSUB", "QUIT", "REVOKE", "OPT OUT", "OPTOUT", "stop.", " Quit! "}
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, separate)
+		const stopText = "you are unsubscribed and will get no more messages"
+		n := 0
+		for st := range reach {
+			for _, w := range words {
+				n++
+				phone := fmt.Sprintf("+1212555%04d", n)
+				drive(h, phone, st)
+				mts := h.send(phone, w)
+				if len(mts) != 1 || !strings.Contains(mts[0], stopText) {
+					t.Errorf("%s in %s: got %q, want one opt-out confirmation", w, st, mts)
+				}
+				sub := h.subscriber(phone)
+				if !sub.OptedOut || sub.State != donation.Idle || sub.DonationID != "" {
+					t.Errorf("%s in %s: subscriber %+v", w, st, sub)
+				}
+				for _, d := range h.donations(phone) {
+					want := donation.Cancelled
+					if st == donation.Charging {
+						want = donation.Open // a posted charge runs to its end
+					}
+					if d.Status != want {
+						t.Errorf("%s in %s: donation %s, want %s", w, st, d.Status, want)
+					}
+				}
+				// Then nothing more: not for STOP again, other text, an amount or the
+				// PIN (YES, START or a keyword would opt back in).
+				for _, m := range []string{"STOP", "hello", "10", h.pins[phone]} {
+					if mts := h.send(phone, m); len(mts) != 0 {
+						t.Errorf("after %s in %s, %q got %q", w, st, m, mts)
+					}
+				}
+				h.charge()
+				if mts := h.mts(phone); len(mts) != 0 {
+					t.Errorf("after %s in %s, the charge outcome sent %q", w, st, mts)
+				}
+			}
+		}
+	})
+}
+
+// TestHelpFromEveryState: SPEC §4.2 "any | HELP, INFO": state and timers unchanged.
+func TestHelpFromEveryState(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, separate)
+		n := 0
+		for st := range reach {
+			for _, w := range []string{"HELP", "INFO", "help?", "Info."} {
+				n++
+				phone := fmt.Sprintf("+1212555%04d", n)
+				drive(h, phone, st)
+				before := h.subscriber(phone)
+				ds := h.donations(phone)
+				mts := h.send(phone, w)
+				if len(mts) != 1 || !strings.Contains(mts[0], "text donations, up to $50/mo") {
+					t.Errorf("%s in %s: got %q", w, st, mts)
+				}
+				if after := h.subscriber(phone); after != before {
+					t.Errorf("%s in %s changed the subscriber: %+v -> %+v", w, st, before, after)
+				}
+				after := h.donations(phone)
+				if len(after) != len(ds) || (len(ds) > 0 && after[len(ds)-1] != ds[len(ds)-1]) {
+					t.Errorf("%s in %s changed the donation", w, st)
+				}
+			}
+		}
+		// HELP is answered while opted out too, and does not opt back in.
+		phone := "+12125559999"
+		h.send(phone, "STOP")
+		if mts := h.send(phone, "HELP"); len(mts) != 1 {
+			t.Errorf("HELP while opted out: %q", mts)
+		}
+		if !h.subscriber(phone).OptedOut {
+			t.Error("HELP opted the number back in")
+		}
+	})
+}
+
+// TestReplayedMO: SPEC §10 (5): a gateway retry of the same message id
+// changes nothing and sends nothing twice.
+func TestReplayedMO(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		phone := "+12125550100"
+		mo := donation.MO{Gateway: "twilio", MessageID: "SM00000000000000000000000000000001", From: phone, To: shortCode, Body: "GIVE 10"}
+		if err := h.svc.HandleMO(h.ctx, mo); err != nil {
+			t.Fatal(err)
+		}
+		first := h.mts(phone)
+		sub := h.subscriber(phone)
+		for range 3 {
+			if err := h.svc.HandleMO(h.ctx, mo); !errors.Is(err, donation.ErrDuplicate) {
+				t.Fatalf("replay: got %v, want ErrDuplicate", err)
+			}
+		}
+		if again := h.mts(phone); len(first) != 1 || len(again) != 0 {
+			t.Errorf("MTs first %q, after replays %q", first, again)
+		}
+		if got := h.subscriber(phone); got != sub {
+			t.Errorf("replay changed the subscriber: %+v -> %+v", sub, got)
+		}
+		if ds := h.donations(phone); len(ds) != 1 {
+			t.Errorf("replay made %d donations", len(ds))
+		}
+	})
+}
+
+// TestBadInput: invalid numbers and unknown short codes are refused with an
+// error the gateway maps to 4xx, and nothing is stored.
+func TestBadInput(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		cases := []struct {
+			name string
+			mo   donation.MO
+			want error
+		}{
+			{"invalid number", donation.MO{From: "+15555550100", To: shortCode, Body: "GIVE"}, nil},
+			{"garbage number", donation.MO{From: "'; DROP TABLE", To: shortCode, Body: "GIVE"}, nil},
+			{"unknown short code", donation.MO{From: "+12125550100", To: "99999", Body: "GIVE"}, donation.ErrUnknownShortCode},
+		}
+		for i, c := range cases {
+			c.mo.Gateway, c.mo.MessageID = "test", fmt.Sprintf("SMbad%d", i)
+			err := h.svc.HandleMO(h.ctx, c.mo)
+			var in interface{ BadInput() bool }
+			if !errors.As(err, &in) || !in.BadInput() {
+				t.Errorf("%s: got %v, want a bad-input error", c.name, err)
+			}
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+			}
+		}
+		if n, err := db.MOCount(h.ctx); err != nil || n != 0 {
+			t.Errorf("stored %d MOs (%v), want none", n, err)
+		}
+	})
+}
+
+// TestConcurrentMOs: SPEC §10 (2) and §5.3. 50 MOs for one number at once,
+// across two short codes of one committee, leave one consistent state per
+// subscriber and never pass a cap.
+func TestConcurrentMOs(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		second := compliance.DemoProgram("https://sc.example")
+		second.ID, second.ShortCode = "demo2", "62263"
+		if err := db.SaveProgram(h.ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		phone := "+12125550100"
+		// $40 given already: $10 left this month.
+		h.give(phone, 20)
+		h.give(phone, 20)
+
+		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				to := []string{shortCode, "62263"}[i%2]
+				body := []string{"GIVE 10", "YES", "GIVE 5", "10"}[i%4]
+				errs <- h.svc.HandleMO(context.Background(), donation.MO{
+					Gateway: "test", MessageID: fmt.Sprintf("SMconc%04d", i), From: phone, To: to, Body: body,
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("concurrent MO: %v", err)
+			}
+		}
+		var counted int64
+		for _, d := range h.donations(phone) {
+			if d.Status == donation.Completed || d.Reserved() {
+				counted += d.Amount
+			}
+		}
+		if counted > 5000 {
+			t.Errorf("completed + reserved = %d cents, over the $50 month cap", counted)
+		}
+		// Each subscriber points at most at one open donation, and every
+		// open donation is some subscriber's.
+		open := map[string]bool{}
+		for _, d := range h.donations(phone) {
+			if d.Status == donation.Open {
+				open[d.ID] = true
+			}
+		}
+		for _, sc := range []string{shortCode, "62263"} {
+			var sub donation.Subscriber
+			db.Update(h.ctx, phone, func(tx donation.Tx) error {
+				var err error
+				sub, err = tx.Subscriber(h.ctx, phone, sc)
+				return err
+			})
+			if sub.DonationID != "" {
+				if !open[sub.DonationID] {
+					t.Errorf("subscriber on %s points at %s, which is not open", sc, sub.DonationID)
+				}
+				delete(open, sub.DonationID)
+			}
+		}
+		if len(open) != 0 {
+			t.Errorf("open donations no subscriber points at: %v", open)
+		}
+		h.checkInvariants(phone)
+	})
+}
+
+// TestTwoShortCodesShareTheCap: an open reservation on one short code
+// counts against a request on another short code of the same committee.
+func TestTwoShortCodesShareTheCap(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		second := compliance.DemoProgram("https://sc.example")
+		second.ID, second.ShortCode = "demo2", "62263"
+		if err := db.SaveProgram(h.ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		phone := "+12125550100"
+		h.give(phone, 20)
+		h.send(phone, "GIVE 20") // reserved on 62262: $40 counted
+		h.seq++
+		err := h.svc.HandleMO(h.ctx, donation.MO{Gateway: "test", MessageID: "SMother", From: phone, To: "62263", Body: "GIVE 15"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mts, _ := db.MTs(h.ctx, phone)
+		last := mts[len(mts)-1].MT.Body
+		if !strings.Contains(last, "you can give up to $10 more") {
+			t.Errorf("second short code: got %q, want the $10 remaining allowance", last)
+		}
+	})
+}

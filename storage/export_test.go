@@ -1,0 +1,20 @@
+package storage
+
+import (
+	"context"
+	"time"
+)
+
+// SetRefundedForTest marks a donation refunded, which only the refund
+// feature (not yet written) does otherwise.
+func (db *DB) SetRefundedForTest(ctx context.Context, id string, at time.Time) error {
+	_, err := db.db.ExecContext(ctx, db.rebind(`UPDATE donations SET refunded_at = ? WHERE id = ?`), stamp(at), id)
+	return err
+}
+
+// LogSizeForTest returns the certification log's size as log_head has it.
+func (db *DB) LogSizeForTest(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.db.GetContext(ctx, &n, `SELECT size FROM log_head WHERE id = 1`)
+	return n, err
+}

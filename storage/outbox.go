@@ -1,0 +1,228 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shortcode/shortcode/donation"
+)
+
+// Outbox statuses: an MT is pending until the gateway accepts it (sent) or
+// refuses it for good (failed).
+const (
+	statusPending = "pending"
+	statusSent    = "sent"
+	statusFailed  = "failed"
+)
+
+// deliveryRank orders the gateway's delivery statuses (Twilio's vocabulary):
+// a status callback is stored only if it ranks higher than the stored one,
+// so repeated and out-of-order callbacks never go back. Final statuses share
+// a rank: the first one to arrive stays. A status not listed ranks 0 and is
+// stored only when nothing is yet.
+var deliveryRank = map[string]int{
+	"accepted":            1,
+	"scheduled":           1,
+	"queued":              2,
+	"sending":             3,
+	"sent":                4,
+	"partially_delivered": 5,
+	"delivered":           6,
+	"undelivered":         6,
+	"failed":              6,
+	"canceled":            6,
+	"read":                7,
+}
+
+// rankSQL computes the rank of the stored delivery_status: -1 when none.
+var rankSQL = func() string {
+	byRank := map[int][]string{}
+	for s, r := range deliveryRank {
+		byRank[r] = append(byRank[r], "'"+s+"'")
+	}
+	ranks := make([]int, 0, len(byRank))
+	for r := range byRank {
+		ranks = append(ranks, r)
+	}
+	sort.Ints(ranks)
+	var b strings.Builder
+	b.WriteString("CASE WHEN delivery_status IS NULL THEN -1")
+	for _, r := range ranks {
+		sort.Strings(byRank[r])
+		fmt.Fprintf(&b, " WHEN delivery_status IN (%s) THEN %d", strings.Join(byRank[r], ", "), r)
+	}
+	b.WriteString(" ELSE 0 END")
+	return b.String()
+}()
+
+// OutboxRecord is an outbox row in full, for the CLI and tests.
+type OutboxRecord struct {
+	donation.OutboxMT
+	MOID           string // the MO that caused it, empty for timers and charges
+	Status         string // pending, sent or failed
+	LastError      string
+	NextAttemptAt  time.Time
+	SentAt         time.Time
+	FailedAt       time.Time
+	SID            string // the gateway's message id once sent
+	DeliveryStatus string // the highest-ranked status callback so far
+	DeliveryError  string
+	DeliveryAt     time.Time
+}
+
+type outboxRow struct {
+	ID             string  `db:"id"`
+	Phone          string  `db:"phone"`
+	ShortCode      string  `db:"short_code"`
+	Body           string  `db:"body"`
+	DonationID     string  `db:"donation_id"`
+	MOID           string  `db:"mo_id"`
+	Status         string  `db:"status"`
+	Attempts       int     `db:"attempts"`
+	LastError      string  `db:"last_error"`
+	CreatedAt      stamp   `db:"created_at"`
+	NextAttemptAt  stamp   `db:"next_attempt_at"`
+	SentAt         stamp   `db:"sent_at"`
+	FailedAt       stamp   `db:"failed_at"`
+	SID            *string `db:"sid"`
+	DeliveryStatus *string `db:"delivery_status"`
+	DeliveryError  *string `db:"delivery_error"`
+	DeliveryAt     stamp   `db:"delivery_at"`
+}
+
+const outboxColumns = `id, phone, short_code, body, donation_id, mo_id, status, attempts, last_error,
+	created_at, next_attempt_at, sent_at, failed_at, sid, delivery_status, delivery_error, delivery_at`
+
+func (r outboxRow) mt() donation.OutboxMT {
+	return donation.OutboxMT{
+		ID:        r.ID,
+		MT:        donation.MT{To: r.Phone, From: r.ShortCode, Body: r.Body, DonationID: r.DonationID},
+		Attempts:  r.Attempts,
+		CreatedAt: time.Time(r.CreatedAt),
+	}
+}
+
+func (r outboxRow) record() OutboxRecord {
+	str := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	return OutboxRecord{
+		OutboxMT:       r.mt(),
+		MOID:           r.MOID,
+		Status:         r.Status,
+		LastError:      r.LastError,
+		NextAttemptAt:  time.Time(r.NextAttemptAt),
+		SentAt:         time.Time(r.SentAt),
+		FailedAt:       time.Time(r.FailedAt),
+		SID:            str(r.SID),
+		DeliveryStatus: str(r.DeliveryStatus),
+		DeliveryError:  str(r.DeliveryError),
+		DeliveryAt:     time.Time(r.DeliveryAt),
+	}
+}
+
+// PendingMTs returns up to limit MTs waiting to be sent whose next attempt
+// is due at now, oldest first.
+func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int) ([]donation.OutboxMT, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var rows []outboxRow
+	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+outboxColumns+` FROM outbox
+		WHERE status = ? AND next_attempt_at <= ? ORDER BY id LIMIT `+strconv.Itoa(limit)),
+		statusPending, stamp(now))
+	if err != nil {
+		return nil, fmt.Errorf("pending MTs: %w", err)
+	}
+	out := make([]donation.OutboxMT, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.mt())
+	}
+	return out, nil
+}
+
+// markPending updates a pending MT; an MT that is not pending (or unknown)
+// is an error wrapping donation.ErrNotFound.
+func (db *DB) markPending(ctx context.Context, what, id, set string, args ...any) error {
+	args = append(args, id, statusPending)
+	res, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET `+set+` WHERE id = ? AND status = ?`), args...)
+	if err != nil {
+		return fmt.Errorf("mark MT %s %s: %w", id, what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("mark MT %s %s: %w", id, what, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("mark MT %s %s: no pending MT: %w", id, what, donation.ErrNotFound)
+	}
+	return nil
+}
+
+// MarkSent records that the gateway accepted a pending MT as sid.
+func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error {
+	return db.markPending(ctx, "sent", id, `status = ?, sid = ?, sent_at = ?`, statusSent, sid, stamp(now))
+}
+
+// MarkRetry counts a failed attempt of a pending MT and schedules the next.
+func (db *DB) MarkRetry(ctx context.Context, id, lastErr string, next time.Time) error {
+	return db.markPending(ctx, "for retry", id, `attempts = attempts + 1, last_error = ?, next_attempt_at = ?`, lastErr, stamp(next))
+}
+
+// MarkFailed gives up on a pending MT the gateway refused for good.
+func (db *DB) MarkFailed(ctx context.Context, id, reason string, now time.Time) error {
+	return db.markPending(ctx, "failed", id, `status = ?, last_error = ?, failed_at = ?`, statusFailed, reason, stamp(now))
+}
+
+// RecordStatus stores a delivery status callback for the MT sent as sid,
+// unless the stored status ranks as high or higher (see deliveryRank): the
+// comparison is part of the UPDATE, so concurrent callbacks cannot go back
+// either. An unknown sid is not an error: nothing is stored.
+func (db *DB) RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error {
+	if sid == "" {
+		return nil
+	}
+	status = strings.ToLower(strings.TrimSpace(status))
+	rank := deliveryRank[status]
+	_, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET delivery_status = ?, delivery_error = ?, delivery_at = ?
+		WHERE sid = ? AND `+rankSQL+` < ?`), status, errorCode, stamp(now), sid, rank)
+	if err != nil {
+		return fmt.Errorf("record status %q of MT %s: %w", status, sid, err)
+	}
+	return nil
+}
+
+// OutboxRecords returns every MT queued for a phone number, in the order
+// they were written.
+func (db *DB) OutboxRecords(ctx context.Context, phone string) ([]OutboxRecord, error) {
+	var rows []outboxRow
+	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+outboxColumns+` FROM outbox WHERE phone = ? ORDER BY id`), phone); err != nil {
+		return nil, fmt.Errorf("outbox of %s: %w", mask(phone), err)
+	}
+	out := make([]OutboxRecord, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.record())
+	}
+	return out, nil
+}
+
+// MTs returns every MT queued for a phone number, sent or not, in the order
+// they were written.
+func (db *DB) MTs(ctx context.Context, phone string) ([]donation.OutboxMT, error) {
+	recs, err := db.OutboxRecords(ctx, phone)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]donation.OutboxMT, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, r.OutboxMT)
+	}
+	return out, nil
+}

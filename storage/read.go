@@ -1,0 +1,160 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shortcode/shortcode/donation"
+)
+
+// Charging returns the open donations whose charge was posted but whose
+// outcome is not recorded yet, oldest post first.
+func (db *DB) Charging(ctx context.Context) ([]donation.Donation, error) {
+	d, err := db.donations(ctx, `status = ? AND charge_posted_at IS NOT NULL ORDER BY charge_posted_at, id`, string(donation.Open))
+	if err != nil {
+		return nil, fmt.Errorf("charging donations: %w", err)
+	}
+	return d, nil
+}
+
+// Due returns the open donations whose expiry is at or before now and whose
+// charge has not been posted (a posted charge runs to its end), soonest
+// expiry first.
+func (db *DB) Due(ctx context.Context, now time.Time) ([]donation.Donation, error) {
+	d, err := db.donations(ctx, `status = ? AND expires_at IS NOT NULL AND expires_at <= ? AND charge_posted_at IS NULL
+		ORDER BY expires_at, id`, string(donation.Open), stamp(now))
+	if err != nil {
+		return nil, fmt.Errorf("due donations: %w", err)
+	}
+	return d, nil
+}
+
+// Donations returns every donation of a phone number, oldest first.
+func (db *DB) Donations(ctx context.Context, phone string) ([]donation.Donation, error) {
+	d, err := db.donations(ctx, `phone = ? ORDER BY COALESCE(created_at, ''), id`, phone)
+	if err != nil {
+		return nil, fmt.Errorf("donations of %s: %w", mask(phone), err)
+	}
+	return d, nil
+}
+
+func (db *DB) donations(ctx context.Context, where string, args ...any) ([]donation.Donation, error) {
+	var rows []donationRow
+	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+donationColumns+` FROM donations WHERE `+where), args...); err != nil {
+		return nil, err
+	}
+	out := make([]donation.Donation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.donation())
+	}
+	return out, nil
+}
+
+// CertificationRecord is one record of the certification log with its
+// sequence number (1, 2, 3, ... without gaps).
+type CertificationRecord struct {
+	Seq int64
+	donation.Certification
+}
+
+// Certifications returns the whole certification log in sequence order.
+func (db *DB) Certifications(ctx context.Context) ([]CertificationRecord, error) {
+	var rows []struct {
+		Seq          int64  `db:"seq"`
+		At           stamp  `db:"at"`
+		ProgramID    string `db:"program_id"`
+		CommitteeID  string `db:"committee_id"`
+		Phone        string `db:"phone"`
+		DonationID   string `db:"donation_id"`
+		Channel      string `db:"channel"`
+		MessageID    string `db:"message_id"`
+		TextVersion  string `db:"text_version"`
+		TextSHA256   string `db:"text_sha256"`
+		TermsVersion string `db:"terms_version"`
+		TermsSHA256  string `db:"terms_sha256"`
+		Amount       int64  `db:"amount"`
+	}
+	if err := db.db.SelectContext(ctx, &rows, `SELECT seq, at, program_id, committee_id, phone, donation_id,
+		channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount
+		FROM certifications ORDER BY seq`); err != nil {
+		return nil, fmt.Errorf("certifications: %w", err)
+	}
+	out := make([]CertificationRecord, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, CertificationRecord{Seq: r.Seq, Certification: donation.Certification{
+			At:           time.Time(r.At),
+			ProgramID:    r.ProgramID,
+			CommitteeID:  r.CommitteeID,
+			Phone:        r.Phone,
+			DonationID:   r.DonationID,
+			Channel:      r.Channel,
+			MessageID:    r.MessageID,
+			TextVersion:  r.TextVersion,
+			TextSHA256:   r.TextSHA256,
+			TermsVersion: r.TermsVersion,
+			TermsSHA256:  r.TermsSHA256,
+			Amount:       r.Amount,
+		}})
+	}
+	return out, nil
+}
+
+// ConsentEvents returns the opt-outs and re-opt-ins of a phone number, in
+// the order they were written.
+func (db *DB) ConsentEvents(ctx context.Context, phone string) ([]donation.ConsentEvent, error) {
+	var rows []struct {
+		Phone     string `db:"phone"`
+		ShortCode string `db:"short_code"`
+		At        stamp  `db:"at"`
+		Kind      string `db:"kind"`
+		MessageID string `db:"message_id"`
+		Body      string `db:"body"`
+		Inferred  bool   `db:"inferred"`
+	}
+	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT phone, short_code, at, kind, message_id, body, inferred
+		FROM consent_events WHERE phone = ? ORDER BY id`), phone); err != nil {
+		return nil, fmt.Errorf("consent events of %s: %w", mask(phone), err)
+	}
+	out := make([]donation.ConsentEvent, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, donation.ConsentEvent{
+			Phone: r.Phone, ShortCode: r.ShortCode, At: time.Time(r.At), Kind: r.Kind,
+			MessageID: r.MessageID, Text: r.Body, Inferred: r.Inferred,
+		})
+	}
+	return out, nil
+}
+
+// MOs returns every inbound message from a phone number, oldest first.
+func (db *DB) MOs(ctx context.Context, phone string) ([]donation.MO, error) {
+	var rows []struct {
+		Gateway    string `db:"gateway"`
+		MessageID  string `db:"message_id"`
+		Phone      string `db:"phone"`
+		ShortCode  string `db:"short_code"`
+		Body       string `db:"body"`
+		ReceivedAt stamp  `db:"received_at"`
+	}
+	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT gateway, message_id, phone, short_code, body, received_at
+		FROM mos WHERE phone = ? ORDER BY COALESCE(received_at, ''), gateway, message_id`), phone); err != nil {
+		return nil, fmt.Errorf("MOs of %s: %w", mask(phone), err)
+	}
+	out := make([]donation.MO, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, donation.MO{
+			Gateway: r.Gateway, MessageID: r.MessageID, From: r.Phone, To: r.ShortCode,
+			Body: r.Body, At: time.Time(r.ReceivedAt),
+		})
+	}
+	return out, nil
+}
+
+// MOCount returns how many distinct inbound messages are stored.
+func (db *DB) MOCount(ctx context.Context) (int, error) {
+	var n int
+	if err := db.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM mos`); err != nil {
+		return 0, fmt.Errorf("count MOs: %w", err)
+	}
+	return n, nil
+}

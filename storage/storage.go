@@ -1,0 +1,222 @@
+// Package storage is the durable state of shortcode: one sqlx store over two
+// drivers, SQLite (modernc.org/sqlite, the embedded default) and PostgreSQL
+// (github.com/lib/pq), with one schema that runs unchanged on both.
+//
+// *DB implements donation.Store and donation.Outbox. Every change for one
+// phone number goes through Update, which serialises on that number across
+// servers: a row lock on PostgreSQL, BEGIN IMMEDIATE on SQLite.
+//
+// Times are stored as TEXT in fixed-width UTC
+// (2006-01-02T15:04:05.000000000Z), so they sort as text; the zero time is
+// NULL. Ids are generated in Go.
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // registers "postgres"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers "sqlite"
+
+	"github.com/shortcode/shortcode/donation"
+)
+
+// Driver names, as Driver reports them.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// sqlitePragmas are appended to every SQLite path: wait for a writer instead
+// of failing, write-ahead logging, enforced foreign keys, and transactions
+// that take the write lock at BEGIN (so Update serialises).
+const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var (
+	_ donation.Store  = (*DB)(nil)
+	_ donation.Outbox = (*DB)(nil)
+	_ donation.Tx     = (*tx)(nil)
+)
+
+// ErrKeywordTaken is returned (wrapped) by SaveProgram when a keyword of the
+// program is already mapped to another program on the same short code.
+var ErrKeywordTaken = errors.New("keyword already taken on this short code")
+
+// DB is a shortcode database, SQLite or PostgreSQL.
+type DB struct {
+	db     *sqlx.DB
+	driver string
+}
+
+// Open connects to a database without migrating it (see Migrate). A dsn
+// starting with postgres:// or postgresql:// opens PostgreSQL; anything else
+// is the path of a SQLite file, created if missing.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var (
+		db  *sqlx.DB
+		err error
+	)
+	name := Postgres
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err = sqlx.Open(Postgres, dsn)
+		if err == nil {
+			// Keep a few connections warm for bursts of Update.
+			db.SetMaxIdleConns(8)
+			db.SetConnMaxIdleTime(5 * time.Minute)
+		}
+	} else {
+		name = SQLite
+		if dsn == "" {
+			return nil, errors.New("open database: empty path")
+		}
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		db, err = sqlx.Open(SQLite, dsn+sep+sqlitePragmas)
+		if err == nil {
+			// SQLite has one writer at a time anyway; one connection also
+			// keeps in-process writers from spinning on busy_timeout.
+			db.SetMaxOpenConns(1)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", name, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open %s database: %w", name, err)
+	}
+	return &DB{db: db, driver: name}, nil
+}
+
+// Driver returns "sqlite" or "postgres".
+func (db *DB) Driver() string { return db.driver }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Migrate brings the schema up to date; it is a no-op on an up-to-date
+// database. On PostgreSQL a session advisory lock makes concurrent Migrate
+// calls from several processes safe.
+func (db *DB) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if db.driver == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db.db.DB, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate %s database: %w", db.driver, err)
+	}
+	return nil
+}
+
+// timeLayout is fixed-width so that stored times sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+// stamp is a time stored as fixed-width UTC TEXT; the zero time is NULL.
+type stamp time.Time
+
+// Value implements driver.Valuer.
+func (s stamp) Value() (driver.Value, error) {
+	t := time.Time(s)
+	if t.IsZero() {
+		return nil, nil
+	}
+	return t.UTC().Format(timeLayout), nil
+}
+
+// Scan implements sql.Scanner.
+func (s *stamp) Scan(src any) error {
+	var text string
+	switch v := src.(type) {
+	case nil:
+		*s = stamp{}
+		return nil
+	case string:
+		text = v
+	case []byte:
+		text = string(v)
+	case time.Time:
+		*s = stamp(v.UTC())
+		return nil
+	default:
+		return fmt.Errorf("scan time: unexpected %T", src)
+	}
+	t, err := time.Parse(timeLayout, text)
+	if err != nil {
+		return fmt.Errorf("scan time: %w", err)
+	}
+	*s = stamp(t)
+	return nil
+}
+
+// randomHex returns n random bytes as hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// orderedID returns an id that sorts after every id made from an earlier
+// time: the time in nanoseconds (at least floor), a sequence number, and
+// random hex against collisions.
+func orderedID(nanos int64, index int) string {
+	return fmt.Sprintf("%020d-%03d-%s", nanos, index, randomHex(3))
+}
+
+// nanosOf is t in Unix nanoseconds, or now for the zero time.
+func nanosOf(t time.Time) int64 {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.UnixNano()
+}
+
+// mask hides all but the first two and the last four characters of a phone
+// number in errors: +1******4321 (as compliance.MaskPhone).
+func mask(phone string) string {
+	if len(phone) <= 6 {
+		return strings.Repeat("*", len(phone))
+	}
+	return phone[:2] + strings.Repeat("*", len(phone)-6) + phone[len(phone)-4:]
+}
+
+// notFound wraps donation.ErrNotFound when err is sql.ErrNoRows.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return donation.ErrNotFound
+	}
+	return err
+}
+
+// rebind rewrites ? placeholders for the driver.
+func (db *DB) rebind(q string) string { return db.db.Rebind(q) }

@@ -1,0 +1,763 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/storage"
+	"github.com/shortcode/shortcode/storage/storagetest"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+
+const (
+	phoneA    = "+12025550101"
+	phoneB    = "+12025550102"
+	shortCode = "62262"
+	committee = "C99999999"
+)
+
+func update(t *testing.T, db *storage.DB, phone string, fn func(donation.Tx) error) {
+	t.Helper()
+	if err := db.Update(context.Background(), phone, fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+func apply(t *testing.T, db *storage.DB, r donation.Result, now time.Time, moID string) {
+	t.Helper()
+	phone := r.Subscriber.Phone
+	if phone == "" && len(r.Donations) > 0 {
+		phone = r.Donations[0].Phone
+	}
+	if phone == "" && len(r.MTs) > 0 {
+		phone = r.MTs[0].To
+	}
+	update(t, db, phone, func(tx donation.Tx) error { return tx.Apply(context.Background(), r, now, moID) })
+}
+
+func mo(id, from, body string, at time.Time) donation.MO {
+	return donation.MO{Gateway: "twilio", MessageID: id, From: from, To: shortCode, Body: body, At: at}
+}
+
+func donationOf(id, phone string, amount int64, status donation.Status) donation.Donation {
+	return donation.Donation{
+		ID: id, ProgramID: "demo", CommitteeID: committee, Phone: phone, ShortCode: shortCode,
+		Amount: amount, Status: status, CreatedAt: t0,
+	}
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		apply(t, db, donation.Result{Donations: []donation.Donation{donationOf("d1", phoneA, 500, donation.Open)}}, t0, "")
+		for i := 0; i < 2; i++ {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatalf("Migrate again: %v", err)
+			}
+		}
+		ds, err := db.Donations(ctx, phoneA)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("Donations after re-migrate = %v, %v; want the one donation", ds, err)
+		}
+		if db.Driver() != storage.SQLite && db.Driver() != storage.Postgres {
+			t.Fatalf("Driver() = %q", db.Driver())
+		}
+	})
+}
+
+func TestRecordMODuplicate(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		record := func(m donation.MO) bool {
+			var fresh bool
+			update(t, db, m.From, func(tx donation.Tx) error {
+				var err error
+				fresh, err = tx.RecordMO(ctx, m)
+				return err
+			})
+			return fresh
+		}
+		if !record(mo("SM1", phoneA, "GIVE", t0)) {
+			t.Fatal("first delivery: fresh = false")
+		}
+		if record(mo("SM1", phoneA, "GIVE again", t0.Add(time.Second))) {
+			t.Fatal("gateway retry: fresh = true")
+		}
+		other := mo("SM1", phoneA, "GIVE", t0)
+		other.Gateway = "smpp"
+		if !record(other) {
+			t.Fatal("same id on another gateway: fresh = false")
+		}
+		if n, err := db.MOCount(ctx); err != nil || n != 2 {
+			t.Fatalf("MOCount = %d, %v; want 2", n, err)
+		}
+		mos, err := db.MOs(ctx, phoneA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mos) != 2 || mos[0].Body != "GIVE" || !mos[0].At.Equal(t0) || mos[0].To != shortCode {
+			t.Fatalf("MOs = %+v", mos)
+		}
+	})
+}
+
+func TestApplyRoundTrip(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		sub := donation.Subscriber{
+			Phone: phoneA, ShortCode: shortCode, State: donation.VerifyingPIN, ProgramID: "demo",
+			DonationID: "d1", OptedOut: true, Reprompts: 2, HintAt: t0.Add(-time.Hour), ExpiredNotice: true,
+		}
+		d1 := donation.Donation{
+			ID: "d1", ProgramID: "demo", CommitteeID: committee, Phone: phoneA, ShortCode: shortCode,
+			Amount: 1000, Status: donation.Open, CreatedAt: t0, ReservedAt: t0.Add(time.Second),
+			ReceivedAt: t0.Add(2 * time.Second), CertifiedAt: t0.Add(3 * time.Second),
+			ExpiresAt: t0.Add(10 * time.Minute), PINHash: "abc123", PINTries: 1, Token: "tok1",
+			ChargePostedAt: t0.Add(4 * time.Second), Correlator: "corr1", ServerRef: "ref1",
+			DeclineReason: "none", FinishedAt: t0.Add(5 * time.Second),
+		}
+		d2 := donationOf("d2", phoneA, 0, donation.Cancelled)
+		cert := &donation.Certification{
+			At: t0.Add(3 * time.Second), ProgramID: "demo", CommitteeID: committee, Phone: phoneA,
+			DonationID: "d1", Channel: "sms", MessageID: "SM2", TextVersion: "sms-1", TextSHA256: "aa",
+			TermsVersion: "terms-1", TermsSHA256: "bb", Amount: 1000,
+		}
+		consent := &donation.ConsentEvent{
+			Phone: phoneA, ShortCode: shortCode, At: t0, Kind: "opt_out", MessageID: "SM2",
+			Text: "stop texting me", Inferred: true,
+		}
+		mts := []donation.MT{
+			{To: phoneA, From: shortCode, Body: "first", DonationID: "d1"},
+			{To: phoneA, From: shortCode, Body: "second"},
+		}
+		apply(t, db, donation.Result{
+			Subscriber: sub, Donations: []donation.Donation{d1, d2}, MTs: mts,
+			Certification: cert, Consent: consent,
+		}, t0, "SM2")
+
+		update(t, db, phoneA, func(tx donation.Tx) error {
+			got, err := tx.Subscriber(ctx, phoneA, shortCode)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(got, sub) {
+				t.Errorf("Subscriber = %+v\nwant %+v", got, sub)
+			}
+			fresh, err := tx.Subscriber(ctx, phoneA, "99999")
+			if err != nil {
+				return err
+			}
+			if want := (donation.Subscriber{Phone: phoneA, ShortCode: "99999", State: donation.Idle}); fresh != want {
+				t.Errorf("unknown Subscriber = %+v, want %+v", fresh, want)
+			}
+			gotD, err := tx.Donation(ctx, "d1")
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(gotD, d1) {
+				t.Errorf("Donation = %+v\nwant %+v", gotD, d1)
+			}
+			if _, err := tx.Donation(ctx, "nope"); !errors.Is(err, donation.ErrNotFound) {
+				t.Errorf("Donation(nope) err = %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+
+		ds, err := db.Donations(ctx, phoneA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ds, []donation.Donation{d1, d2}) {
+			t.Errorf("Donations = %+v", ds)
+		}
+
+		recs, err := db.OutboxRecords(ctx, phoneA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 2 {
+			t.Fatalf("outbox has %d MTs, want 2", len(recs))
+		}
+		for i, r := range recs {
+			if r.MT != mts[i] || r.Status != "pending" || r.Attempts != 0 || r.MOID != "SM2" ||
+				!r.NextAttemptAt.Equal(t0) || !r.CreatedAt.Equal(t0) || r.SID != "" || r.DeliveryStatus != "" {
+				t.Errorf("outbox[%d] = %+v", i, r)
+			}
+		}
+		got, err := db.MTs(ctx, phoneA)
+		if err != nil || len(got) != 2 || got[0].ID != recs[0].ID || got[1].MT != mts[1] {
+			t.Errorf("MTs = %+v, %v", got, err)
+		}
+
+		certs, err := db.Certifications(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []storage.CertificationRecord{{Seq: 1, Certification: *cert}}; !reflect.DeepEqual(certs, want) {
+			t.Errorf("Certifications = %+v\nwant %+v", certs, want)
+		}
+		events, err := db.ConsentEvents(ctx, phoneA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []donation.ConsentEvent{*consent}; !reflect.DeepEqual(events, want) {
+			t.Errorf("ConsentEvents = %+v\nwant %+v", events, want)
+		}
+
+		// A second step updates in place: the subscriber goes idle, the
+		// donation completes, times cleared to zero become NULL again.
+		sub2 := donation.Subscriber{Phone: phoneA, ShortCode: shortCode, State: donation.Idle, ProgramID: "demo"}
+		d1.Status, d1.ServerRef, d1.ChargePostedAt = donation.Completed, "ref2", time.Time{}
+		apply(t, db, donation.Result{Subscriber: sub2, Donations: []donation.Donation{d1}}, t0.Add(time.Minute), "")
+		update(t, db, phoneA, func(tx donation.Tx) error {
+			got, err := tx.Subscriber(ctx, phoneA, shortCode)
+			if err != nil {
+				return err
+			}
+			if got != sub2 {
+				t.Errorf("Subscriber after update = %+v, want %+v", got, sub2)
+			}
+			gotD, err := tx.Donation(ctx, "d1")
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(gotD, d1) {
+				t.Errorf("Donation after update = %+v\nwant %+v", gotD, d1)
+			}
+			return nil
+		})
+		if certs, _ := db.Certifications(ctx); len(certs) != 1 {
+			t.Errorf("a step without certification appended one: %d records", len(certs))
+		}
+	})
+}
+
+func TestCertificationSeqGapFree(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				phone := fmt.Sprintf("+1202555%04d", i)
+				id := fmt.Sprintf("d%02d", i)
+				errs <- db.Update(ctx, phone, func(tx donation.Tx) error {
+					return tx.Apply(ctx, donation.Result{
+						Donations:     []donation.Donation{donationOf(id, phone, 500, donation.Open)},
+						Certification: &donation.Certification{At: t0, Phone: phone, DonationID: id, Channel: "sms", Amount: 500},
+					}, t0, "")
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		certs, err := db.Certifications(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(certs) != n {
+			t.Fatalf("%d certifications, want %d", len(certs), n)
+		}
+		seen := map[string]bool{}
+		for i, c := range certs {
+			if c.Seq != int64(i+1) {
+				t.Fatalf("record %d has seq %d", i, c.Seq)
+			}
+			if seen[c.DonationID] {
+				t.Fatalf("donation %s certified twice", c.DonationID)
+			}
+			seen[c.DonationID] = true
+		}
+		if size, err := db.LogSizeForTest(ctx); err != nil || size != n {
+			t.Fatalf("log size = %d, %v; want %d", size, err, n)
+		}
+	})
+}
+
+func TestUsage(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		completed := donationOf("completed", phoneA, 1000, donation.Completed)
+		completed.ReservedAt, completed.ReceivedAt = t0.Add(time.Minute), t0.Add(2*time.Minute)
+		reserved := donationOf("reserved", phoneA, 500, donation.Open)
+		reserved.ReservedAt = t0.Add(3 * time.Minute)
+		choosing := donationOf("choosing", phoneA, 0, donation.Open) // no reservation yet
+		refunded := donationOf("refunded", phoneA, 2000, donation.Completed)
+		refunded.ReceivedAt = t0
+		otherCommittee := donationOf("other-committee", phoneA, 700, donation.Completed)
+		otherCommittee.CommitteeID, otherCommittee.ReceivedAt = "C00000001", t0
+		otherPhone := donationOf("other-phone", phoneB, 900, donation.Completed)
+		otherPhone.ReceivedAt = t0
+		ds := []donation.Donation{completed, reserved, choosing, refunded, otherCommittee}
+		for _, s := range []donation.Status{donation.Expired, donation.Cancelled, donation.Declined} {
+			d := donationOf(string(s), phoneA, 1500, s)
+			d.ReservedAt, d.ReceivedAt = t0, t0
+			ds = append(ds, d)
+		}
+		apply(t, db, donation.Result{Donations: ds}, t0, "")
+		apply(t, db, donation.Result{Donations: []donation.Donation{otherPhone}}, t0, "")
+		if err := db.SetRefundedForTest(ctx, "refunded", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+
+		var got []compliance.Entry
+		update(t, db, phoneA, func(tx donation.Tx) error {
+			var err error
+			got, err = tx.Usage(ctx, phoneA, committee)
+			return err
+		})
+		want := []compliance.Entry{
+			{At: t0.Add(2 * time.Minute), Amount: 1000}, // completed, at its receipt
+			{At: t0.Add(3 * time.Minute), Amount: 500},  // open, at its reservation
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Usage = %+v\nwant %+v", got, want)
+		}
+	})
+}
+
+func TestDueAndCharging(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		due := donationOf("due", phoneA, 500, donation.Open)
+		due.ExpiresAt = t0
+		later := donationOf("later", phoneA, 500, donation.Open)
+		later.ExpiresAt = t0.Add(time.Nanosecond)
+		charging := donationOf("charging", phoneB, 500, donation.Open)
+		charging.ExpiresAt, charging.ChargePostedAt = t0.Add(-time.Hour), t0.Add(-time.Minute)
+		done := donationOf("done", phoneB, 500, donation.Completed)
+		done.ExpiresAt, done.ChargePostedAt = t0.Add(-time.Hour), t0.Add(-time.Minute)
+		apply(t, db, donation.Result{Donations: []donation.Donation{due, later}}, t0, "")
+		apply(t, db, donation.Result{Donations: []donation.Donation{charging, done}}, t0, "")
+
+		got, err := db.Due(ctx, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != "due" {
+			t.Errorf("Due(t0) = %+v, want [due]", got)
+		}
+		if got, _ := db.Due(ctx, t0.Add(time.Hour)); len(got) != 2 {
+			t.Errorf("Due(t0+1h) = %d donations, want 2", len(got))
+		}
+		got, err = db.Charging(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !reflect.DeepEqual(got[0], charging) {
+			t.Errorf("Charging = %+v, want [charging]", got)
+		}
+	})
+}
+
+func TestOutbox(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		mt := func(to, body string) donation.MT { return donation.MT{To: to, From: shortCode, Body: body} }
+		apply(t, db, donation.Result{MTs: []donation.MT{mt(phoneA, "a1"), mt(phoneA, "a2")}}, t0, "SM1")
+		apply(t, db, donation.Result{MTs: []donation.MT{mt(phoneB, "b1")}}, t0.Add(time.Millisecond), "SM2")
+		// The clock stood still (or stepped back): a3 still sorts after a2.
+		apply(t, db, donation.Result{MTs: []donation.MT{mt(phoneA, "a3")}}, t0.Add(-time.Second), "SM3")
+
+		bodies := func(ms []donation.OutboxMT) []string {
+			var out []string
+			for _, m := range ms {
+				out = append(out, m.MT.Body)
+			}
+			return out
+		}
+		a, err := db.MTs(ctx, phoneA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bodies(a); !reflect.DeepEqual(got, []string{"a1", "a2", "a3"}) {
+			t.Fatalf("MTs(A) = %v", got)
+		}
+		pending, err := db.PendingMTs(ctx, t0.Add(time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]string, len(pending))
+		for i, m := range pending {
+			ids[i] = m.ID
+		}
+		if !sort.StringsAreSorted(ids) || len(ids) != 4 {
+			t.Fatalf("PendingMTs ids not in order: %v", ids)
+		}
+		if got := bodies(pending); got[0] != "a1" || got[1] != "a2" {
+			t.Fatalf("PendingMTs = %v, want a1, a2 first", got)
+		}
+		if got, _ := db.PendingMTs(ctx, t0.Add(time.Hour), 2); !reflect.DeepEqual(bodies(got), []string{"a1", "a2"}) {
+			t.Fatalf("PendingMTs limit 2 = %v", bodies(got))
+		}
+		if got, _ := db.PendingMTs(ctx, t0.Add(-time.Hour), 10); len(got) != 0 {
+			t.Fatalf("PendingMTs before anything is due = %v", bodies(got))
+		}
+		if got, _ := db.PendingMTs(ctx, t0, 10); !reflect.DeepEqual(bodies(got), []string{"a1", "a2", "a3"}) {
+			t.Fatalf("PendingMTs(t0) = %v, want a1 a2 a3 (b1 is due 1ms later)", bodies(got))
+		}
+
+		a1, a2, a3 := a[0].ID, a[1].ID, a[2].ID
+		// Retry: not due until next, then due again with the attempt counted.
+		if err := db.MarkRetry(ctx, a1, "gateway 503", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.PendingMTs(ctx, t0, 10); !reflect.DeepEqual(bodies(got), []string{"a2", "a3"}) {
+			t.Fatalf("after retry, PendingMTs(t0) = %v", bodies(got))
+		}
+		got, _ := db.PendingMTs(ctx, t0.Add(time.Minute), 10)
+		if len(got) == 0 || got[0].ID != a1 || got[0].Attempts != 1 {
+			t.Fatalf("after retry, PendingMTs(t0+1m) = %+v", got)
+		}
+		// Fail: never pending again.
+		if err := db.MarkFailed(ctx, a2, "21610 unsubscribed", t0); err != nil {
+			t.Fatal(err)
+		}
+		// Sent: never pending again, and delivery statuses only go forward.
+		if err := db.MarkSent(ctx, a3, "SMsid3", t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.PendingMTs(ctx, t0.Add(time.Hour), 10); !reflect.DeepEqual(bodies(got), []string{"a1", "b1"}) {
+			t.Fatalf("after fail and sent, PendingMTs = %v", bodies(got))
+		}
+		if err := db.MarkSent(ctx, a3, "SMother", t0); !errors.Is(err, donation.ErrNotFound) {
+			t.Errorf("MarkSent of a sent MT: err = %v, want ErrNotFound", err)
+		}
+		if err := db.MarkRetry(ctx, "nope", "x", t0); !errors.Is(err, donation.ErrNotFound) {
+			t.Errorf("MarkRetry of an unknown MT: err = %v, want ErrNotFound", err)
+		}
+
+		delivery := func() storage.OutboxRecord {
+			t.Helper()
+			recs, err := db.OutboxRecords(ctx, phoneA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return recs[2]
+		}
+		steps := []struct{ status, code, want string }{
+			{"queued", "", "queued"},
+			{"sent", "", "sent"},
+			{"sent", "", "sent"},                  // repeat
+			{"queued", "", "sent"},                // out of order
+			{"delivered", "", "delivered"},        // forward
+			{"sent", "", "delivered"},             // late callback never goes back
+			{"undelivered", "30003", "delivered"}, // first final status stays
+			{"mystery", "", "delivered"},          // unknown status ranks lowest
+		}
+		for _, s := range steps {
+			if err := db.RecordStatus(ctx, "SMsid3", s.status, s.code, t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			if got := delivery().DeliveryStatus; got != s.want {
+				t.Fatalf("after %s: delivery status %q, want %q", s.status, got, s.want)
+			}
+		}
+		if err := db.RecordStatus(ctx, "SMunknown", "delivered", "", t0); err != nil {
+			t.Errorf("RecordStatus of an unknown sid: %v", err)
+		}
+
+		recs, err := db.OutboxRecords(ctx, phoneA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r1, r2, r3 := recs[0], recs[1], recs[2]
+		if r1.Status != "pending" || r1.Attempts != 1 || r1.LastError != "gateway 503" || !r1.NextAttemptAt.Equal(t0.Add(time.Minute)) {
+			t.Errorf("retried MT = %+v", r1)
+		}
+		if r2.Status != "failed" || r2.LastError != "21610 unsubscribed" || !r2.FailedAt.Equal(t0) {
+			t.Errorf("failed MT = %+v", r2)
+		}
+		if r3.Status != "sent" || r3.SID != "SMsid3" || !r3.SentAt.Equal(t0.Add(time.Second)) ||
+			r3.DeliveryStatus != "delivered" || r3.MOID != "SM3" {
+			t.Errorf("sent MT = %+v", r3)
+		}
+	})
+}
+
+func testProgram(id string, keywords ...string) compliance.Program {
+	return compliance.Program{
+		ID:        id,
+		ShortCode: shortCode,
+		Keywords:  keywords,
+		Committee: compliance.Committee{
+			ID: committee, Type: compliance.PAC, Name: "Demo Committee", DisplayName: "Demo PAC",
+			PaidFor: "Demo Committee", Care: "support@example.org", GoodStanding: true, TimeZone: "America/New_York",
+		},
+		PricePoints:   []int64{500, 1000, 1500, 2000},
+		Limits:        compliance.DefaultLimits,
+		Templates:     compliance.DefaultTemplates,
+		TermsURL:      "sc.example/t/" + id,
+		DonationURL:   "sc.example/d/",
+		ConfirmExpiry: time.Hour,
+		PINExpiry:     10 * time.Minute,
+		Mode:          compliance.Combined,
+		MaxPINTries:   3,
+		MaxReprompts:  2,
+		Active:        true,
+	}
+}
+
+func TestSaveProgram(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		give := testProgram("give", "GIVE", "DONATE")
+		if err := db.SaveProgram(ctx, give); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Program(ctx, "give")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, give) {
+			t.Fatalf("Program = %+v\nwant %+v", got, give)
+		}
+		if _, err := db.Program(ctx, "nope"); !errors.Is(err, donation.ErrNotFound) {
+			t.Errorf("Program(nope) err = %v, want ErrNotFound", err)
+		}
+
+		// Another committee's program may not take a keyword on the same
+		// short code; nothing of it is stored.
+		clash := testProgram("clash", "HOPE", "give")
+		clash.Committee.ID = "C00000001"
+		if err := db.SaveProgram(ctx, clash); !errors.Is(err, storage.ErrKeywordTaken) {
+			t.Fatalf("SaveProgram(clash) err = %v, want ErrKeywordTaken", err)
+		}
+		if _, err := db.Program(ctx, "clash"); !errors.Is(err, donation.ErrNotFound) {
+			t.Errorf("a refused program was stored: %v", err)
+		}
+		if n, err := db.CountPrograms(ctx); err != nil || n != 1 {
+			t.Errorf("CountPrograms = %d, %v; want 1", n, err)
+		}
+
+		// The same keyword on another short code is fine.
+		elsewhere := testProgram("elsewhere", "GIVE")
+		elsewhere.ShortCode, elsewhere.Active = "55555", false
+		if err := db.SaveProgram(ctx, elsewhere); err != nil {
+			t.Fatal(err)
+		}
+		// Re-saving a program replaces its keywords, freeing the old ones.
+		give.Keywords = []string{"GIVE"}
+		if err := db.SaveProgram(ctx, give); err != nil {
+			t.Fatal(err)
+		}
+		hope := testProgram("hope", "DONATE")
+		if err := db.SaveProgram(ctx, hope); err != nil {
+			t.Fatalf("keyword freed by re-save: %v", err)
+		}
+
+		active, err := db.Programs(ctx, shortCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(active) != 2 || !reflect.DeepEqual(active[0], give) || !reflect.DeepEqual(active[1], hope) {
+			t.Errorf("Programs(%s) = %+v", shortCode, active)
+		}
+		if inactive, err := db.Programs(ctx, "55555"); err != nil || len(inactive) != 0 {
+			t.Errorf("Programs(55555) = %+v, %v; want none (inactive)", inactive, err)
+		}
+		if got, err := db.Program(ctx, "elsewhere"); err != nil || got.Active {
+			t.Errorf("Program(elsewhere) = %+v, %v", got, err)
+		}
+		if n, err := db.CountPrograms(ctx); err != nil || n != 3 {
+			t.Errorf("CountPrograms = %d, %v; want 3", n, err)
+		}
+	})
+}
+
+func TestRolledBackUpdateLeavesNothing(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.Update(ctx, phoneA, func(tx donation.Tx) error {
+			if _, err := tx.RecordMO(ctx, mo("SM1", phoneA, "YES", t0)); err != nil {
+				return err
+			}
+			err := tx.Apply(ctx, donation.Result{
+				Subscriber:    donation.Subscriber{Phone: phoneA, ShortCode: shortCode, State: donation.VerifyingPIN},
+				Donations:     []donation.Donation{donationOf("d1", phoneA, 500, donation.Open)},
+				MTs:           []donation.MT{{To: phoneA, From: shortCode, Body: "PIN"}},
+				Certification: &donation.Certification{At: t0, Phone: phoneA, DonationID: "d1", Amount: 500},
+				Consent:       &donation.ConsentEvent{Phone: phoneA, ShortCode: shortCode, At: t0, Kind: "opt_in"},
+			}, t0, "SM1")
+			if err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Update err = %v, want boom", err)
+		}
+		if n, _ := db.MOCount(ctx); n != 0 {
+			t.Errorf("MOCount = %d after rollback", n)
+		}
+		if ds, _ := db.Donations(ctx, phoneA); len(ds) != 0 {
+			t.Errorf("Donations = %+v after rollback", ds)
+		}
+		if ms, _ := db.MTs(ctx, phoneA); len(ms) != 0 {
+			t.Errorf("MTs = %+v after rollback", ms)
+		}
+		if cs, _ := db.Certifications(ctx); len(cs) != 0 {
+			t.Errorf("Certifications = %+v after rollback", cs)
+		}
+		if es, _ := db.ConsentEvents(ctx, phoneA); len(es) != 0 {
+			t.Errorf("ConsentEvents = %+v after rollback", es)
+		}
+		update(t, db, phoneA, func(tx donation.Tx) error {
+			s, err := tx.Subscriber(ctx, phoneA, shortCode)
+			if s.State != donation.Idle {
+				t.Errorf("Subscriber after rollback = %+v", s)
+			}
+			return err
+		})
+		// The log's head rolled back too: the next record is number 1.
+		apply(t, db, donation.Result{
+			Donations:     []donation.Donation{donationOf("d2", phoneA, 500, donation.Open)},
+			Certification: &donation.Certification{At: t0, Phone: phoneA, DonationID: "d2", Amount: 500},
+		}, t0, "")
+		if cs, _ := db.Certifications(ctx); len(cs) != 1 || cs[0].Seq != 1 {
+			t.Errorf("Certifications = %+v, want one with seq 1", cs)
+		}
+	})
+}
+
+// TestUpdateSerialisesPerPhone: read-modify-write under Update never loses
+// an update, whatever the interleaving.
+func TestUpdateSerialisesPerPhone(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		apply(t, db, donation.Result{Donations: []donation.Donation{donationOf("counter", phoneA, 0, donation.Open)}}, t0, "")
+		const n = 50
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- db.Update(ctx, phoneA, func(tx donation.Tx) error {
+					d, err := tx.Donation(ctx, "counter")
+					if err != nil {
+						return err
+					}
+					d.Amount++
+					return tx.Apply(ctx, donation.Result{Donations: []donation.Donation{d}}, t0, "")
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		ds, err := db.Donations(ctx, phoneA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 1 || ds[0].Amount != n {
+			t.Fatalf("counter = %+v, want amount %d", ds, n)
+		}
+	})
+}
+
+// TestConcurrentDuplicateMO: a message delivered 50 times at once is fresh
+// exactly once, also when the deliveries lock different numbers (so the
+// inserts themselves race).
+func TestConcurrentDuplicateMO(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for _, samePhone := range []bool{true, false} {
+			id := fmt.Sprintf("SMdup-%v", samePhone)
+			const n = 50
+			var (
+				wg    sync.WaitGroup
+				mu    sync.Mutex
+				fresh int
+			)
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					lock := phoneA
+					if !samePhone {
+						lock = fmt.Sprintf("+1202555%04d", i)
+					}
+					errs <- db.Update(ctx, lock, func(tx donation.Tx) error {
+						ok, err := tx.RecordMO(ctx, mo(id, phoneA, "GIVE", t0))
+						if ok {
+							mu.Lock()
+							fresh++
+							mu.Unlock()
+						}
+						return err
+					})
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if fresh != 1 {
+				t.Fatalf("same phone %v: %d deliveries were fresh, want 1", samePhone, fresh)
+			}
+		}
+		if n, err := db.MOCount(ctx); err != nil || n != 2 {
+			t.Fatalf("MOCount = %d, %v; want 2", n, err)
+		}
+	})
+}
+
+// TestConcurrentMigrate: two processes migrating one fresh PostgreSQL
+// database at once both succeed (goose's session lock).
+func TestConcurrentMigrate(t *testing.T) {
+	t.Run(storage.Postgres, testConcurrentMigrate)
+}
+
+func testConcurrentMigrate(t *testing.T) {
+	dsn := storagetest.DSN(t, storage.Postgres)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := storage.Open(ctx, dsn)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- db.Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Migrate: %v", err)
+		}
+	}
+}

@@ -1,0 +1,133 @@
+// Package storagetest gives tests a fresh, migrated storage.DB on each
+// driver: SQLite in a temporary directory, and PostgreSQL when
+// SHORTCODE_TEST_POSTGRES holds a server URL (e.g.
+// postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable), in a new
+// database that is dropped afterwards. Without that variable the PostgreSQL
+// variants are skipped, unless SHORTCODE_REQUIRE_POSTGRES=1, which makes them
+// fail instead.
+package storagetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq" // registers "postgres"
+
+	"github.com/shortcode/shortcode/storage"
+)
+
+// Environment variables read by this package.
+const (
+	EnvPostgres        = "SHORTCODE_TEST_POSTGRES"
+	EnvRequirePostgres = "SHORTCODE_REQUIRE_POSTGRES"
+)
+
+// Drivers are the drivers Each runs a test on.
+var Drivers = []string{storage.SQLite, storage.Postgres}
+
+// Each runs fn as a subtest per driver ("sqlite", "postgres"), each with its
+// own fresh migrated database.
+func Each(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
+	t.Helper()
+	for _, driver := range Drivers {
+		t.Run(driver, func(t *testing.T) {
+			fn(t, Open(t, driver))
+		})
+	}
+}
+
+// Open returns a fresh migrated database of the driver, closed (and on
+// PostgreSQL dropped) when the test ends.
+func Open(t testing.TB, driver string) *storage.DB {
+	t.Helper()
+	dsn := DSN(t, driver)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := storage.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open %s: %v", driver, err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close %s: %v", driver, err)
+		}
+	})
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s: %v", driver, err)
+	}
+	return db
+}
+
+// DSN returns the address of a fresh, empty (not migrated) database of the
+// driver for storage.Open: a file in t.TempDir() for SQLite, a new database
+// on the server of SHORTCODE_TEST_POSTGRES for PostgreSQL, dropped when the
+// test ends. It skips or fails the test as the package doc says when no
+// PostgreSQL server is configured.
+func DSN(t testing.TB, driver string) string {
+	t.Helper()
+	switch driver {
+	case storage.SQLite:
+		return filepath.Join(t.TempDir(), "shortcode.db")
+	case storage.Postgres:
+		return postgresDSN(t)
+	default:
+		t.Fatalf("storagetest: unknown driver %q", driver)
+		return ""
+	}
+}
+
+var (
+	adminOnce sync.Once
+	admin     *sql.DB
+	adminErr  error
+)
+
+func postgresDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvPostgres)
+	if base == "" {
+		if os.Getenv(EnvRequirePostgres) == "1" {
+			t.Fatalf("%s=1 but %s is not set: PostgreSQL tests cannot run (bash .ci/run starts a server)", EnvRequirePostgres, EnvPostgres)
+		}
+		t.Skipf("PostgreSQL variant skipped: set %s to a server URL such as postgres://postgres@127.0.0.1:5433/postgres?sslmode=disable (bash .ci/run starts one)", EnvPostgres)
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("%s must be a postgres:// URL, got %q", EnvPostgres, base)
+	}
+	adminOnce.Do(func() {
+		admin, adminErr = sql.Open("postgres", base)
+		if adminErr == nil {
+			admin.SetMaxOpenConns(4)
+		}
+	})
+	if adminErr != nil {
+		t.Fatalf("connect to %s: %v", EnvPostgres, adminErr)
+	}
+
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	name := "t_" + hex.EncodeToString(b) // safe as an identifier
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}

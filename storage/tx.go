@@ -1,0 +1,384 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/donation"
+)
+
+// Update runs fn in one transaction that serialises on the phone number and
+// commits when fn returns nil; an error from fn, or a panic, rolls back.
+//
+// The number's row in phones is locked first: on PostgreSQL with SELECT ...
+// FOR UPDATE (at READ COMMITTED, so every statement after the lock sees what
+// the previous holder committed), on SQLite by BEGIN IMMEDIATE. fn must use
+// only the Tx it is given: on SQLite the one connection is busy until Update
+// returns, so calling other DB methods from fn would wait forever.
+func (db *DB) Update(ctx context.Context, phone string, fn func(donation.Tx) error) error {
+	if phone == "" {
+		return errors.New("update: empty phone number")
+	}
+	stx, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("update %s: begin: %w", mask(phone), err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = stx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := db.lockPhone(ctx, stx, phone); err != nil {
+		_ = stx.Rollback()
+		return fmt.Errorf("update %s: lock: %w", mask(phone), err)
+	}
+	if err := fn(&tx{tx: stx}); err != nil {
+		if rerr := stx.Rollback(); rerr != nil {
+			return errors.Join(err, fmt.Errorf("update %s: rollback: %w", mask(phone), rerr))
+		}
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("update %s: commit: %w", mask(phone), err)
+	}
+	return nil
+}
+
+// begin starts a transaction: BEGIN IMMEDIATE on SQLite (see Open), READ
+// COMMITTED on PostgreSQL whatever the server's default, so that an insert
+// racing another transaction's waits for it and then sees its row (ON
+// CONFLICT DO NOTHING affects no row) instead of failing to serialise.
+func (db *DB) begin(ctx context.Context) (*sqlx.Tx, error) {
+	var opts *sql.TxOptions
+	if db.driver == Postgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return db.db.BeginTxx(ctx, opts)
+}
+
+// lockPhone takes the per-number lock for the rest of the transaction.
+func (db *DB) lockPhone(ctx context.Context, stx *sqlx.Tx, phone string) error {
+	if _, err := stx.ExecContext(ctx, stx.Rebind(`INSERT INTO phones (phone) VALUES (?) ON CONFLICT DO NOTHING`), phone); err != nil {
+		return err
+	}
+	if db.driver != Postgres {
+		return nil // BEGIN IMMEDIATE already holds the database's write lock
+	}
+	var got string
+	return stx.GetContext(ctx, &got, stx.Rebind(`SELECT phone FROM phones WHERE phone = ? FOR UPDATE`), phone)
+}
+
+// tx is donation.Tx over one transaction of Update.
+type tx struct {
+	tx *sqlx.Tx
+}
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.tx.Rebind(q), args...)
+}
+
+// RecordMO stores an inbound message; fresh is false when this gateway
+// already delivered this message id. On PostgreSQL an insert racing one from
+// another transaction waits for it and then reports fresh=false.
+func (t *tx) RecordMO(ctx context.Context, mo donation.MO) (bool, error) {
+	res, err := t.exec(ctx, `INSERT INTO mos (gateway, message_id, phone, short_code, body, received_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, message_id) DO NOTHING`,
+		mo.Gateway, mo.MessageID, mo.From, mo.To, mo.Body, stamp(mo.At))
+	if err != nil {
+		return false, fmt.Errorf("record MO %s/%s from %s: %w", mo.Gateway, mo.MessageID, mask(mo.From), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record MO %s/%s from %s: %w", mo.Gateway, mo.MessageID, mask(mo.From), err)
+	}
+	return n == 1, nil
+}
+
+// subscriberRow is a row of subscribers.
+type subscriberRow struct {
+	Phone         string `db:"phone"`
+	ShortCode     string `db:"short_code"`
+	State         string `db:"state"`
+	ProgramID     string `db:"program_id"`
+	DonationID    string `db:"donation_id"`
+	OptedOut      bool   `db:"opted_out"`
+	Reprompts     int    `db:"reprompts"`
+	HintAt        stamp  `db:"hint_at"`
+	ExpiredNotice bool   `db:"expired_notice"`
+}
+
+// Subscriber returns the stored subscriber, or a new idle one.
+func (t *tx) Subscriber(ctx context.Context, phone, shortCode string) (donation.Subscriber, error) {
+	var r subscriberRow
+	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT phone, short_code, state, program_id, donation_id,
+		opted_out, reprompts, hint_at, expired_notice
+		FROM subscribers WHERE phone = ? AND short_code = ?`), phone, shortCode)
+	if errors.Is(err, sql.ErrNoRows) {
+		return donation.Subscriber{Phone: phone, ShortCode: shortCode, State: donation.Idle}, nil
+	}
+	if err != nil {
+		return donation.Subscriber{}, fmt.Errorf("subscriber %s on %s: %w", mask(phone), shortCode, err)
+	}
+	return donation.Subscriber{
+		Phone:         r.Phone,
+		ShortCode:     r.ShortCode,
+		State:         donation.State(r.State),
+		ProgramID:     r.ProgramID,
+		DonationID:    r.DonationID,
+		OptedOut:      r.OptedOut,
+		Reprompts:     r.Reprompts,
+		HintAt:        time.Time(r.HintAt),
+		ExpiredNotice: r.ExpiredNotice,
+	}, nil
+}
+
+// Donation returns one donation by id, or an error wrapping
+// donation.ErrNotFound.
+func (t *tx) Donation(ctx context.Context, id string) (donation.Donation, error) {
+	var r donationRow
+	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT `+donationColumns+` FROM donations WHERE id = ?`), id)
+	if err != nil {
+		return donation.Donation{}, fmt.Errorf("donation %s: %w", id, notFound(err))
+	}
+	return r.donation(), nil
+}
+
+// Usage returns what counts against the caps for a phone number and a
+// committee (SPEC §5.2): completed donations not refunded, and open ones
+// holding a reservation, each at its date of receipt, else of reservation.
+func (t *tx) Usage(ctx context.Context, phone, committeeID string) ([]compliance.Entry, error) {
+	var rows []struct {
+		At     stamp `db:"at"`
+		Amount int64 `db:"amount"`
+	}
+	err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT COALESCE(received_at, reserved_at, created_at, '') AS at, amount
+		FROM donations
+		WHERE phone = ? AND committee_id = ? AND refunded_at IS NULL
+		  AND (status = ? OR (status = ? AND reserved_at IS NOT NULL))
+		ORDER BY at, id`), phone, committeeID, string(donation.Completed), string(donation.Open))
+	if err != nil {
+		return nil, fmt.Errorf("usage of %s for %s: %w", mask(phone), committeeID, err)
+	}
+	out := make([]compliance.Entry, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, compliance.Entry{At: time.Time(r.At), Amount: r.Amount})
+	}
+	return out, nil
+}
+
+// Apply writes a step's result: the subscriber (skipped when its Phone is
+// empty), each donation, each MT into the outbox, the certification record
+// with the next sequence number, and the consent event.
+func (t *tx) Apply(ctx context.Context, r donation.Result, now time.Time, moID string) error {
+	who := mask(r.Subscriber.Phone)
+	if r.Subscriber.Phone == "" && len(r.Donations) > 0 {
+		who = mask(r.Donations[0].Phone)
+	}
+	if err := t.apply(ctx, r, now, moID); err != nil {
+		return fmt.Errorf("apply result for %s: %w", who, err)
+	}
+	return nil
+}
+
+func (t *tx) apply(ctx context.Context, r donation.Result, now time.Time, moID string) error {
+	if s := r.Subscriber; s.Phone != "" {
+		if err := t.putSubscriber(ctx, s, now); err != nil {
+			return fmt.Errorf("subscriber on %s: %w", s.ShortCode, err)
+		}
+	}
+	for _, d := range r.Donations {
+		if err := t.putDonation(ctx, d); err != nil {
+			return fmt.Errorf("donation %s: %w", d.ID, err)
+		}
+	}
+	if err := t.putMTs(ctx, r.MTs, now, moID); err != nil {
+		return err
+	}
+	if c := r.Certification; c != nil {
+		if _, err := t.appendCertification(ctx, *c); err != nil {
+			return fmt.Errorf("certification of donation %s: %w", c.DonationID, err)
+		}
+	}
+	if c := r.Consent; c != nil {
+		if err := t.putConsent(ctx, *c); err != nil {
+			return fmt.Errorf("consent event %s: %w", c.Kind, err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) putSubscriber(ctx context.Context, s donation.Subscriber, now time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO subscribers (phone, short_code, state, program_id, donation_id,
+			opted_out, reprompts, hint_at, expired_notice, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (phone, short_code) DO UPDATE SET
+			state = excluded.state,
+			program_id = excluded.program_id,
+			donation_id = excluded.donation_id,
+			opted_out = excluded.opted_out,
+			reprompts = excluded.reprompts,
+			hint_at = excluded.hint_at,
+			expired_notice = excluded.expired_notice,
+			updated_at = excluded.updated_at`,
+		s.Phone, s.ShortCode, string(s.State), s.ProgramID, s.DonationID,
+		s.OptedOut, s.Reprompts, stamp(s.HintAt), s.ExpiredNotice, stamp(now))
+	return err
+}
+
+func (t *tx) putDonation(ctx context.Context, d donation.Donation) error {
+	if d.ID == "" {
+		return errors.New("empty id")
+	}
+	_, err := t.exec(ctx, `INSERT INTO donations (id, program_id, committee_id, phone, short_code,
+			amount, status, created_at, reserved_at, received_at, certified_at, expires_at,
+			pin_hash, pin_tries, token, charge_posted_at, correlator, server_ref, decline_reason, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			program_id = excluded.program_id,
+			committee_id = excluded.committee_id,
+			phone = excluded.phone,
+			short_code = excluded.short_code,
+			amount = excluded.amount,
+			status = excluded.status,
+			created_at = excluded.created_at,
+			reserved_at = excluded.reserved_at,
+			received_at = excluded.received_at,
+			certified_at = excluded.certified_at,
+			expires_at = excluded.expires_at,
+			pin_hash = excluded.pin_hash,
+			pin_tries = excluded.pin_tries,
+			token = excluded.token,
+			charge_posted_at = excluded.charge_posted_at,
+			correlator = excluded.correlator,
+			server_ref = excluded.server_ref,
+			decline_reason = excluded.decline_reason,
+			finished_at = excluded.finished_at`,
+		d.ID, d.ProgramID, d.CommitteeID, d.Phone, d.ShortCode,
+		d.Amount, string(d.Status), stamp(d.CreatedAt), stamp(d.ReservedAt), stamp(d.ReceivedAt),
+		stamp(d.CertifiedAt), stamp(d.ExpiresAt),
+		d.PINHash, d.PINTries, d.Token, stamp(d.ChargePostedAt), d.Correlator, d.ServerRef,
+		d.DeclineReason, stamp(d.FinishedAt))
+	return err
+}
+
+// putMTs queues MTs in the outbox. Their ids sort after every id already
+// queued for the same number, even when the clock stands still or steps
+// back: the number's lock is held, so this holds across servers too.
+func (t *tx) putMTs(ctx context.Context, mts []donation.MT, now time.Time, moID string) error {
+	base := nanosOf(now)
+	floors := map[string]int64{}
+	for i, mt := range mts {
+		floor, ok := floors[mt.To]
+		if !ok {
+			var last sql.NullString
+			if err := t.tx.GetContext(ctx, &last, t.tx.Rebind(`SELECT MAX(id) FROM outbox WHERE phone = ?`), mt.To); err != nil {
+				return fmt.Errorf("queue MT %d: %w", i, err)
+			}
+			floor = base
+			if last.Valid {
+				if n, err := strconv.ParseInt(strings.SplitN(last.String, "-", 2)[0], 10, 64); err == nil && n >= floor {
+					floor = n + 1
+				}
+			}
+			floors[mt.To] = floor
+		}
+		_, err := t.exec(ctx, `INSERT INTO outbox (id, phone, short_code, body, donation_id, mo_id,
+				status, attempts, last_error, created_at, next_attempt_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?)`,
+			orderedID(floor, i), mt.To, mt.From, mt.Body, mt.DonationID, moID,
+			statusPending, stamp(now), stamp(now))
+		if err != nil {
+			return fmt.Errorf("queue MT %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// appendCertification appends one record to the certification log and
+// returns its sequence number. Bumping log_head locks its row until commit,
+// so appends are serialised and the sequence has no gaps.
+func (t *tx) appendCertification(ctx context.Context, c donation.Certification) (int64, error) {
+	var seq int64
+	if err := t.tx.GetContext(ctx, &seq, `UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size`); err != nil {
+		return 0, err
+	}
+	_, err := t.exec(ctx, `INSERT INTO certifications (seq, at, program_id, committee_id, phone, donation_id,
+			channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seq, stamp(c.At), c.ProgramID, c.CommitteeID, c.Phone, c.DonationID,
+		c.Channel, c.MessageID, c.TextVersion, c.TextSHA256, c.TermsVersion, c.TermsSHA256, c.Amount)
+	if err != nil {
+		return 0, err
+	}
+	return seq, nil
+}
+
+func (t *tx) putConsent(ctx context.Context, c donation.ConsentEvent) error {
+	_, err := t.exec(ctx, `INSERT INTO consent_events (id, phone, short_code, at, kind, message_id, body, inferred)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		orderedID(nanosOf(c.At), 0), c.Phone, c.ShortCode, stamp(c.At), c.Kind, c.MessageID, c.Text, c.Inferred)
+	return err
+}
+
+// donationColumns are the columns of donationRow, in order.
+const donationColumns = `id, program_id, committee_id, phone, short_code, amount, status,
+	created_at, reserved_at, received_at, certified_at, expires_at, pin_hash, pin_tries, token,
+	charge_posted_at, correlator, server_ref, decline_reason, finished_at`
+
+// donationRow is a row of donations.
+type donationRow struct {
+	ID             string `db:"id"`
+	ProgramID      string `db:"program_id"`
+	CommitteeID    string `db:"committee_id"`
+	Phone          string `db:"phone"`
+	ShortCode      string `db:"short_code"`
+	Amount         int64  `db:"amount"`
+	Status         string `db:"status"`
+	CreatedAt      stamp  `db:"created_at"`
+	ReservedAt     stamp  `db:"reserved_at"`
+	ReceivedAt     stamp  `db:"received_at"`
+	CertifiedAt    stamp  `db:"certified_at"`
+	ExpiresAt      stamp  `db:"expires_at"`
+	PINHash        string `db:"pin_hash"`
+	PINTries       int    `db:"pin_tries"`
+	Token          string `db:"token"`
+	ChargePostedAt stamp  `db:"charge_posted_at"`
+	Correlator     string `db:"correlator"`
+	ServerRef      string `db:"server_ref"`
+	DeclineReason  string `db:"decline_reason"`
+	FinishedAt     stamp  `db:"finished_at"`
+}
+
+func (r donationRow) donation() donation.Donation {
+	return donation.Donation{
+		ID:             r.ID,
+		ProgramID:      r.ProgramID,
+		CommitteeID:    r.CommitteeID,
+		Phone:          r.Phone,
+		ShortCode:      r.ShortCode,
+		Amount:         r.Amount,
+		Status:         donation.Status(r.Status),
+		CreatedAt:      time.Time(r.CreatedAt),
+		ReservedAt:     time.Time(r.ReservedAt),
+		ReceivedAt:     time.Time(r.ReceivedAt),
+		CertifiedAt:    time.Time(r.CertifiedAt),
+		ExpiresAt:      time.Time(r.ExpiresAt),
+		PINHash:        r.PINHash,
+		PINTries:       r.PINTries,
+		Token:          r.Token,
+		ChargePostedAt: time.Time(r.ChargePostedAt),
+		Correlator:     r.Correlator,
+		ServerRef:      r.ServerRef,
+		DeclineReason:  r.DeclineReason,
+		FinishedAt:     time.Time(r.FinishedAt),
+	}
+}
