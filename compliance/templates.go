@@ -20,8 +20,8 @@ type Vars struct {
 	Keyword   string // {keyword}: the program's advertised keyword
 }
 
-// Placeholders are the placeholders a message template may use.
-var Placeholders = []string{"{Committee}", "{amount}", "{url}", "{pin}", "{PaidFor}", "{care}", "{remaining}", "{keyword}"}
+// placeholders are the placeholders a message template may use.
+var placeholders = []string{"{Committee}", "{amount}", "{url}", "{pin}", "{PaidFor}", "{care}", "{remaining}", "{keyword}"}
 
 // Render substitutes v into tmpl. Substitution is a single pass: a value
 // that itself contains a placeholder is copied as is. Unknown placeholders
@@ -102,7 +102,7 @@ func checkTemplate(p Program, t namedTemplate) error {
 		}
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("unknown placeholder %s (known: %s)", strings.Join(unknown, ", "), strings.Join(Placeholders, " "))
+		return fmt.Errorf("unknown placeholder %s (known: %s)", strings.Join(unknown, ", "), strings.Join(placeholders, " "))
 	}
 	v := longestVars(p)
 	v.URL = t.url
@@ -127,7 +127,7 @@ func checkTemplate(p Program, t namedTemplate) error {
 }
 
 func isPlaceholder(ph string) bool {
-	for _, known := range Placeholders {
+	for _, known := range placeholders {
 		if ph == known {
 			return true
 		}
