@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
 )
 
@@ -204,7 +205,7 @@ func (db *DB) RecordStatus(ctx context.Context, sid, status, errorCode string, n
 func (db *DB) OutboxRecords(ctx context.Context, phone string) ([]OutboxRecord, error) {
 	var rows []outboxRow
 	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+outboxColumns+` FROM outbox WHERE phone = ? ORDER BY id`), phone); err != nil {
-		return nil, fmt.Errorf("outbox of %s: %w", mask(phone), err)
+		return nil, fmt.Errorf("outbox of %s: %w", compliance.MaskPhone(phone), err)
 	}
 	out := make([]OutboxRecord, 0, len(rows))
 	for _, r := range rows {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
 )
 
@@ -34,7 +35,7 @@ func (db *DB) Due(ctx context.Context, now time.Time) ([]donation.Donation, erro
 func (db *DB) Donations(ctx context.Context, phone string) ([]donation.Donation, error) {
 	d, err := db.donations(ctx, `phone = ? ORDER BY COALESCE(created_at, ''), id`, phone)
 	if err != nil {
-		return nil, fmt.Errorf("donations of %s: %w", mask(phone), err)
+		return nil, fmt.Errorf("donations of %s: %w", compliance.MaskPhone(phone), err)
 	}
 	return d, nil
 }
@@ -114,7 +115,7 @@ func (db *DB) ConsentEvents(ctx context.Context, phone string) ([]donation.Conse
 	}
 	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT phone, short_code, at, kind, message_id, body, inferred
 		FROM consent_events WHERE phone = ? ORDER BY id`), phone); err != nil {
-		return nil, fmt.Errorf("consent events of %s: %w", mask(phone), err)
+		return nil, fmt.Errorf("consent events of %s: %w", compliance.MaskPhone(phone), err)
 	}
 	out := make([]donation.ConsentEvent, 0, len(rows))
 	for _, r := range rows {
@@ -138,7 +139,7 @@ func (db *DB) MOs(ctx context.Context, phone string) ([]donation.MO, error) {
 	}
 	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT gateway, message_id, phone, short_code, body, received_at
 		FROM mos WHERE phone = ? ORDER BY COALESCE(received_at, ''), gateway, message_id`), phone); err != nil {
-		return nil, fmt.Errorf("MOs of %s: %w", mask(phone), err)
+		return nil, fmt.Errorf("MOs of %s: %w", compliance.MaskPhone(phone), err)
 	}
 	out := make([]donation.MO, 0, len(rows))
 	for _, r := range rows {

@@ -186,9 +186,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// orderedID returns an id that sorts after every id made from an earlier
-// time: the time in nanoseconds (at least floor), a sequence number, and
-// random hex against collisions.
+// orderedID returns an id that sorts by nanos (Unix nanoseconds, 20
+// digits), then index, with random hex against collisions.
 func orderedID(nanos int64, index int) string {
 	return fmt.Sprintf("%020d-%03d-%s", nanos, index, randomHex(3))
 }
@@ -199,15 +198,6 @@ func nanosOf(t time.Time) int64 {
 		t = time.Now()
 	}
 	return t.UnixNano()
-}
-
-// mask hides all but the first two and the last four characters of a phone
-// number in errors: +1******4321 (as compliance.MaskPhone).
-func mask(phone string) string {
-	if len(phone) <= 6 {
-		return strings.Repeat("*", len(phone))
-	}
-	return phone[:2] + strings.Repeat("*", len(phone)-6) + phone[len(phone)-4:]
 }
 
 // notFound wraps donation.ErrNotFound when err is sql.ErrNoRows.

@@ -29,7 +29,7 @@ func (db *DB) Update(ctx context.Context, phone string, fn func(donation.Tx) err
 	}
 	stx, err := db.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("update %s: begin: %w", mask(phone), err)
+		return fmt.Errorf("update %s: begin: %w", compliance.MaskPhone(phone), err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -39,16 +39,16 @@ func (db *DB) Update(ctx context.Context, phone string, fn func(donation.Tx) err
 	}()
 	if err := db.lockPhone(ctx, stx, phone); err != nil {
 		_ = stx.Rollback()
-		return fmt.Errorf("update %s: lock: %w", mask(phone), err)
+		return fmt.Errorf("update %s: lock: %w", compliance.MaskPhone(phone), err)
 	}
 	if err := fn(&tx{tx: stx}); err != nil {
 		if rerr := stx.Rollback(); rerr != nil {
-			return errors.Join(err, fmt.Errorf("update %s: rollback: %w", mask(phone), rerr))
+			return errors.Join(err, fmt.Errorf("update %s: rollback: %w", compliance.MaskPhone(phone), rerr))
 		}
 		return err
 	}
 	if err := stx.Commit(); err != nil {
-		return fmt.Errorf("update %s: commit: %w", mask(phone), err)
+		return fmt.Errorf("update %s: commit: %w", compliance.MaskPhone(phone), err)
 	}
 	return nil
 }
@@ -94,11 +94,11 @@ func (t *tx) RecordMO(ctx context.Context, mo donation.MO) (bool, error) {
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, message_id) DO NOTHING`,
 		mo.Gateway, mo.MessageID, mo.From, mo.To, mo.Body, stamp(mo.At))
 	if err != nil {
-		return false, fmt.Errorf("record MO %s/%s from %s: %w", mo.Gateway, mo.MessageID, mask(mo.From), err)
+		return false, fmt.Errorf("record MO %s/%s from %s: %w", mo.Gateway, mo.MessageID, compliance.MaskPhone(mo.From), err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("record MO %s/%s from %s: %w", mo.Gateway, mo.MessageID, mask(mo.From), err)
+		return false, fmt.Errorf("record MO %s/%s from %s: %w", mo.Gateway, mo.MessageID, compliance.MaskPhone(mo.From), err)
 	}
 	return n == 1, nil
 }
@@ -126,7 +126,7 @@ func (t *tx) Subscriber(ctx context.Context, phone, shortCode string) (donation.
 		return donation.Subscriber{Phone: phone, ShortCode: shortCode, State: donation.Idle}, nil
 	}
 	if err != nil {
-		return donation.Subscriber{}, fmt.Errorf("subscriber %s on %s: %w", mask(phone), shortCode, err)
+		return donation.Subscriber{}, fmt.Errorf("subscriber %s on %s: %w", compliance.MaskPhone(phone), shortCode, err)
 	}
 	return donation.Subscriber{
 		Phone:         r.Phone,
@@ -166,7 +166,7 @@ func (t *tx) Usage(ctx context.Context, phone, committeeID string) ([]compliance
 		  AND (status = ? OR (status = ? AND reserved_at IS NOT NULL))
 		ORDER BY at, id`), phone, committeeID, string(donation.Completed), string(donation.Open))
 	if err != nil {
-		return nil, fmt.Errorf("usage of %s for %s: %w", mask(phone), committeeID, err)
+		return nil, fmt.Errorf("usage of %s for %s: %w", compliance.MaskPhone(phone), committeeID, err)
 	}
 	out := make([]compliance.Entry, 0, len(rows))
 	for _, r := range rows {
@@ -179,9 +179,9 @@ func (t *tx) Usage(ctx context.Context, phone, committeeID string) ([]compliance
 // empty), each donation, each MT into the outbox, the certification record
 // with the next sequence number, and the consent event.
 func (t *tx) Apply(ctx context.Context, r donation.Result, now time.Time, moID string) error {
-	who := mask(r.Subscriber.Phone)
+	who := compliance.MaskPhone(r.Subscriber.Phone)
 	if r.Subscriber.Phone == "" && len(r.Donations) > 0 {
-		who = mask(r.Donations[0].Phone)
+		who = compliance.MaskPhone(r.Donations[0].Phone)
 	}
 	if err := t.apply(ctx, r, now, moID); err != nil {
 		return fmt.Errorf("apply result for %s: %w", who, err)
