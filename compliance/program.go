@@ -98,7 +98,11 @@ type Templates struct {
 	LimitReached string `json:"limit_reached"`
 	OverLimit    string `json:"over_limit"` // names the remaining allowance
 	Expired      string `json:"expired"`
-	Blocked      string `json:"blocked"`
+	Blocked      string `json:"blocked"` // blocklisted or not a mobile line
+	NotUS        string `json:"not_us"`
+	Prepaid      string `json:"prepaid"`
+	Business     string `json:"business"`
+	LookupFailed string `json:"lookup_failed"`
 	WrongPIN     string `json:"wrong_pin"`
 	PINLocked    string `json:"pin_locked"`
 	Cancelled    string `json:"cancelled"`
@@ -122,6 +126,10 @@ var DefaultTemplates = Templates{
 	OverLimit:    "{Committee}: that is over your text-giving limit; you can give up to ${remaining} more. Reply a smaller amount. No charge was made.",
 	Expired:      "{Committee}: that request expired and no charge was made. Text {keyword} to start again.",
 	Blocked:      "{Committee}: this number cannot give by text, so no charge was made. Help: {care}.",
+	NotUS:        "{Committee}: text giving is open to US mobile numbers only, so no charge was made. Help: {care}.",
+	Prepaid:      "{Committee}: prepaid phones cannot give by text, so no charge was made. Thank you for your support!",
+	Business:     "{Committee}: phones on business accounts cannot give by text, so no charge was made. Help: {care}.",
+	LookupFailed: "{Committee}: we could not check your number just now, so no charge was made. Please try again later.",
 	WrongPIN:     "{Committee}: that PIN is not right, no charge was made. Reply with the PIN we sent, or NO to cancel.",
 	PINLocked:    "{Committee}: too many wrong PINs, so your gift was cancelled and no charge was made. Text {keyword} to start again.",
 	Cancelled:    "{Committee}: OK, no donation was made. Text {keyword} to start again.",

@@ -75,7 +75,9 @@ var placeholderRE = regexp.MustCompile(`\{[A-Za-z_]*\}`)
 // CheckTemplates checks every template of p.Templates against SPEC §4.4:
 // GSM-7 characters only, no unknown {placeholder}, and, after the longest
 // possible substitution for p, one segment for Confirm, ConfirmOnly,
-// Certify, Help and Stop and at most two for the others. Empty templates are
+// Certify, Help, Stop and the short refusals (decline, limit reached,
+// expired, wrong PIN and the screening texts), and at most two for the
+// others. Empty templates are
 // refused. The error lists every failing template by its JSON name, with its
 // length in septets after substitution.
 func CheckTemplates(p Program) error {
@@ -155,12 +157,16 @@ func (p Program) namedTemplates() []namedTemplate {
 		{"help", t.Help, 1, either},
 		{"stop", t.Stop, 1, either},
 		{"opt_in", t.OptIn, 2, either},
-		{"decline", t.Decline, 2, either},
-		{"limit_reached", t.LimitReached, 2, either},
+		{"decline", t.Decline, 1, either},
+		{"limit_reached", t.LimitReached, 1, either},
 		{"over_limit", t.OverLimit, 2, either},
-		{"expired", t.Expired, 2, either},
-		{"blocked", t.Blocked, 2, either},
-		{"wrong_pin", t.WrongPIN, 2, either},
+		{"expired", t.Expired, 1, either},
+		{"blocked", t.Blocked, 1, either},
+		{"not_us", t.NotUS, 1, either},
+		{"prepaid", t.Prepaid, 1, either},
+		{"business", t.Business, 1, either},
+		{"lookup_failed", t.LookupFailed, 1, either},
+		{"wrong_pin", t.WrongPIN, 1, either},
 		{"pin_locked", t.PINLocked, 2, either},
 		{"cancelled", t.Cancelled, 2, either},
 		{"hint", t.Hint, 2, either},

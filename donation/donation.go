@@ -76,12 +76,28 @@ type Donation struct {
 	PINTries int
 	// Token names the donation's web page (/d/{token}).
 	Token string
+	// Carrier is the donor's carrier, from the lookup at the keyword; it
+	// picks the billing endpoint.
+	Carrier string
 	// ChargePostedAt, Correlator: recorded before the billing call.
 	ChargePostedAt time.Time
 	Correlator     string
+	// ChargeAttempts counts billing calls whose outcome was unknown;
+	// NextChargeAt is when to ask again.
+	ChargeAttempts int
+	NextChargeAt   time.Time
 	ServerRef      string // carrier's reference for a completed charge
+	DeclineCode    string // carrier's code, e.g. POL1001
 	DeclineReason  string
-	FinishedAt     time.Time // completed, declined, expired or cancelled
+	// CarrierFee and AggregatorFee are recorded with the charge (estimated
+	// from the fee schedule; settlement replaces the carrier's with its
+	// actual fee). Reports show contributions gross; fees are the
+	// committee's operating expenditures, never netted out.
+	CarrierFee    int64
+	AggregatorFee int64
+	FinishedAt    time.Time // completed, declined, expired or cancelled
+	// RefundedAt is set when a refund of the contribution was credited.
+	RefundedAt time.Time
 }
 
 // Reserved reports whether the donation holds a reservation against the caps.

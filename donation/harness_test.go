@@ -67,6 +67,74 @@ func (b *biller) Charge(_ context.Context, req donation.ChargeRequest) (donation
 	return donation.ChargeResult{Outcome: donation.Charged, ServerRef: "SRV-" + req.DonationID}, nil
 }
 
+// Status finds a charge by its reference, as a carrier's transaction list would.
+func (b *biller) Status(_ context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range b.ledger {
+		if r.DonationID == req.DonationID {
+			return donation.ChargeResult{Outcome: donation.Charged, ServerRef: "SRV-" + r.DonationID}, nil
+		}
+	}
+	return donation.ChargeResult{Outcome: donation.NotCharged}, nil
+}
+
+func (b *biller) Refund(context.Context, donation.RefundRequest) (donation.RefundResult, error) {
+	return donation.RefundResult{}, errors.New("refunds are not simulated here")
+}
+
+// Biller and Fees route every carrier to the one test biller.
+func (b *biller) Biller(carrier string) (donation.Biller, error) {
+	if carrier != "TestTel" {
+		return nil, fmt.Errorf("carrier %q: %w", carrier, donation.ErrUnknownCarrier)
+	}
+	return b, nil
+}
+
+func (b *biller) Fees(carrier string) (donation.Fees, error) {
+	if _, err := b.Biller(carrier); err != nil {
+		return donation.Fees{}, err
+	}
+	return donation.Fees{CarrierBPS: 3000, AggregatorBPS: 500, AggregatorFixed: 10}, nil
+}
+
+// looker answers lookups: US postpaid on TestTel unless told otherwise.
+type looker struct {
+	mu    sync.Mutex
+	lines map[string]donation.Line
+	fail  map[string]bool
+}
+
+func (l *looker) Lookup(_ context.Context, phone string) (donation.Line, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail[phone] {
+		return donation.Line{}, errors.New("lookup: 503 Service Unavailable")
+	}
+	if line, ok := l.lines[phone]; ok {
+		return line, nil
+	}
+	return donation.Line{Country: "US", Carrier: "TestTel", Type: donation.Postpaid}, nil
+}
+
+func (l *looker) set(phone, what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	line := donation.Line{Country: "US", Carrier: "TestTel", Type: donation.Postpaid}
+	switch what {
+	case "fail":
+		l.fail[phone] = true
+		return
+	case "CA":
+		line.Country = "CA"
+	case "unknown-carrier":
+		line.Carrier = "NoSuchTel"
+	default:
+		line.Type = donation.LineType(what)
+	}
+	l.lines[phone] = line
+}
+
 func (b *biller) total() (n int, cents int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -86,6 +154,7 @@ type harness struct {
 	svc    *donation.Service
 	clock  *clock
 	biller *biller
+	looker *looker
 	seq    int
 	seen   map[string]int // MTs already read, per phone
 	pins   map[string]string
@@ -107,12 +176,14 @@ func newHarness(t *testing.T, db *storage.DB, edit func(*compliance.Program)) *h
 		t: t, ctx: ctx, db: db,
 		clock:  &clock{now: start},
 		biller: &biller{},
+		looker: &looker{lines: map[string]donation.Line{}, fail: map[string]bool{}},
 		seen:   map[string]int{},
 		pins:   map[string]string{},
 	}
 	h.svc = &donation.Service{
-		Store: db, Outbox: db, Biller: h.biller, Clock: h.clock,
-		Rand: mrand.NewChaCha8([32]byte{1}),
+		Store: db, Outbox: db, Carriers: h.biller, Looker: h.looker, Clock: h.clock,
+		ChargeBackoff: time.Nanosecond,
+		Rand:          mrand.NewChaCha8([32]byte{1}),
 	}
 	h.svc.Start()
 	return h

@@ -62,6 +62,14 @@ type Input struct {
 	// Usage returns what counts against the caps for this phone number and
 	// a committee; it is read inside the step's serialised transaction.
 	Usage func(committeeID string) ([]compliance.Entry, error)
+	// Line is the number lookup made before the step when the MO looked
+	// like a keyword; LookupErr is set when that lookup failed. Screening
+	// fails closed: no line, no donation.
+	Line      *Line
+	LookupErr error
+	// Blocked tells whether the number is on the committee's or the global
+	// blocklist (prohibited sources found earlier).
+	Blocked func(committeeID string) (bool, error)
 	// NewID, NewPIN and NewToken make donation ids, 6-digit PINs and web
 	// tokens; the service backs them with crypto/rand, tests fix them.
 	NewID    func() string
@@ -397,15 +405,17 @@ func (s *step) keyword(p *compliance.Program, rest string) error {
 	}
 	s.sub.ExpiredNotice = false
 	s.sub.ProgramID = p.ID
-	// Screening before any price prompt (SPEC §6.1). Carrier lookups come
-	// with the aggregator layer; a non-US number is refused here.
-	if !compliance.IsUS(s.sub.Phone) {
+	refusal, err := s.screen(p)
+	if err != nil {
+		return err
+	}
+	if refusal != "" {
 		if s.sub.State != Idle {
 			if err := s.fire(evCancel); err != nil {
 				return err
 			}
 		}
-		s.send(p, p.Templates.Blocked, vars(p, nil), nil)
+		s.send(p, refusal, vars(p, nil), nil)
 		return nil
 	}
 	now := s.in.Now
@@ -416,6 +426,7 @@ func (s *step) keyword(p *compliance.Program, rest string) error {
 		Phone:       s.sub.Phone,
 		ShortCode:   s.sub.ShortCode,
 		Status:      Open,
+		Carrier:     s.in.Line.Carrier,
 		CreatedAt:   now,
 		ExpiresAt:   now.Add(p.ConfirmExpiry),
 	}
@@ -432,6 +443,42 @@ func (s *step) keyword(p *compliance.Program, rest string) error {
 	}
 	s.send(p, p.Templates.AmountPrompt, vars(p, d), d)
 	return nil
+}
+
+// screen refuses, before any price prompt (SPEC §6.1), numbers that may not
+// give by text: non-US numbers (+1 is not always the US), failed lookups
+// (fail closed), prepaid and business-liable lines, landlines, and numbers
+// on the committee's or the global blocklist. It returns the refusal's
+// template, or "" to go on.
+func (s *step) screen(p *compliance.Program) (string, error) {
+	t := p.Templates
+	if !compliance.IsUS(s.sub.Phone) {
+		return t.NotUS, nil
+	}
+	line := s.in.Line
+	if s.in.LookupErr != nil || line == nil {
+		return t.LookupFailed, nil
+	}
+	switch {
+	case line.Country != "US":
+		return t.NotUS, nil
+	case line.Type == Prepaid:
+		return t.Prepaid, nil
+	case line.Type == Business:
+		return t.Business, nil
+	case line.Type != Postpaid:
+		return t.Blocked, nil
+	}
+	if s.in.Blocked != nil {
+		blocked, err := s.in.Blocked(p.Committee.ID)
+		if err != nil {
+			return "", fmt.Errorf("blocklist for committee %s: %w", p.Committee.ID, err)
+		}
+		if blocked {
+			return t.Blocked, nil
+		}
+	}
+	return "", nil
 }
 
 // choose checks an amount against the price points and the caps, and
@@ -638,10 +685,10 @@ func Expire(in Input, d Donation) (Result, bool, error) {
 	return s.result(), true, nil
 }
 
-// Settle records a carrier's outcome for donation d, which must be
-// charging. A receipt or decline text goes to the donor unless they have
-// opted out since.
-func Settle(in Input, p compliance.Program, d Donation, out ChargeResult) (Result, error) {
+// Settle records a carrier's final outcome for donation d, which must be
+// charging, with the fees of the carrier's schedule. A receipt or decline
+// text goes to the donor unless they have opted out since.
+func Settle(in Input, p compliance.Program, d Donation, out ChargeResult, fees Fees) (Result, error) {
 	if d.Status != Open || d.ChargePostedAt.IsZero() {
 		return Result{}, fmt.Errorf("settle donation %s: not charging (status %s)", d.ID, d.Status)
 	}
@@ -653,6 +700,7 @@ func Settle(in Input, p compliance.Program, d Donation, out ChargeResult) (Resul
 	switch out.Outcome {
 	case Charged:
 		d.ServerRef = out.ServerRef
+		d.CarrierFee, d.AggregatorFee = fees.Apply(d.Amount)
 		d.Status = Completed
 		d.FinishedAt = s.in.Now
 		s.save(&d)
@@ -663,7 +711,7 @@ func Settle(in Input, p compliance.Program, d Donation, out ChargeResult) (Resul
 			}
 		}
 	case ChargeDeclined:
-		d.DeclineReason = out.Reason
+		d.DeclineCode, d.DeclineReason = out.Code, out.Reason
 		s.finish(Declined)
 		tmpl = p.Templates.Decline
 		if current {

@@ -40,44 +40,13 @@ type Tx interface {
 	// committee: completed contributions not refunded, and open
 	// reservations, each at its date of receipt or reservation.
 	Usage(ctx context.Context, phone, committeeID string) ([]compliance.Entry, error)
+	// Blocked tells whether a number is on a committee's blocklist or the
+	// global one.
+	Blocked(ctx context.Context, phone, committeeID string) (bool, error)
 	// Apply writes a step's result: the subscriber, the donations, the MTs
 	// into the outbox, the certification record and the consent event.
 	// moID is the message id that caused it (empty for timers and charges).
 	Apply(ctx context.Context, r Result, now time.Time, moID string) error
-}
-
-// ChargeRequest is what a carrier needs to bill one donation.
-type ChargeRequest struct {
-	DonationID    string // the business reference (referenceCode)
-	Correlator    string // the retry key (clientCorrelator), persisted before the call
-	Phone         string // E.164
-	Amount        int64  // cents
-	CommitteeID   string
-	CommitteeName string
-	Channel       string // "SMS" or "WEB"
-}
-
-// Outcome of a charge attempt.
-type Outcome string
-
-const (
-	Charged        Outcome = "charged"
-	ChargeDeclined Outcome = "declined"
-	// Unknown: timeout, 5xx, connection lost. Never charge again blindly.
-	Unknown Outcome = "unknown"
-)
-
-// ChargeResult is a carrier's answer.
-type ChargeResult struct {
-	Outcome   Outcome
-	ServerRef string // the carrier's reference when charged
-	Reason    string // the carrier's code and text when declined
-}
-
-// Biller posts charges to the donor's carrier. A non-nil error means the
-// outcome is unknown.
-type Biller interface {
-	Charge(ctx context.Context, req ChargeRequest) (ChargeResult, error)
 }
 
 // Clock tells the time; tests inject a fixed one.

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"math/big"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shortcode/shortcode/compliance"
@@ -31,17 +33,26 @@ func (e *InputError) BadInput() bool { return true }
 // serialised transaction at a time, and runs the workers that charge
 // donations and send the outbox.
 type Service struct {
-	Store  Store
-	Outbox Outbox
-	Biller Biller
-	Sender Sender
-	Clock  Clock
-	Log    *slog.Logger
+	Store    Store
+	Outbox   Outbox
+	Looker   Looker   // number lookups for screening; nil refuses every keyword
+	Carriers Carriers // billing, routed by the donor's carrier
+	Sender   Sender
+	Clock    Clock
+	Log      *slog.Logger
 	// Rand is the source of ids, PINs and tokens; crypto/rand when nil.
 	Rand io.Reader
 	// Poll is how often the workers look for work they were not woken
 	// for (another server's, or retries); one second when zero.
 	Poll time.Duration
+	// ChargeBackoff is the first wait before asking again about a charge
+	// whose outcome was unknown; it doubles up to five minutes. One second
+	// when zero.
+	ChargeBackoff time.Duration
+	// Workers is how many charges are in flight at once; 8 when zero.
+	Workers int
+
+	inflight sync.Map // donation ids being charged by this process
 
 	chargeWake chan struct{}
 	sendWake   chan struct{}
@@ -102,6 +113,9 @@ func (s *Service) input(ctx context.Context, tx Tx, programs []compliance.Progra
 		Usage: func(committeeID string) ([]compliance.Entry, error) {
 			return tx.Usage(ctx, sub.Phone, committeeID)
 		},
+		Blocked: func(committeeID string) (bool, error) {
+			return tx.Blocked(ctx, sub.Phone, committeeID)
+		},
 		NewID:    s.newID,
 		NewPIN:   s.newPIN,
 		NewToken: s.newToken,
@@ -135,6 +149,7 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 	if len(programs) == 0 {
 		return &InputError{fmt.Errorf("mo %s to %q: %w", mo.MessageID, mo.To, ErrUnknownShortCode)}
 	}
+	line, lookupErr := s.lookup(ctx, programs, phone, mo.Body)
 	var res Result
 	err = s.Store.Update(ctx, phone, func(tx Tx) error {
 		fresh, err := tx.RecordMO(ctx, mo)
@@ -152,6 +167,7 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 		if err != nil {
 			return err
 		}
+		in.Line, in.LookupErr = line, lookupErr
 		if res, err = HandleMO(in, mo); err != nil {
 			return err
 		}
@@ -162,6 +178,39 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 	}
 	s.after(res)
 	return nil
+}
+
+// lookup screens the number at the carrier side when the MO starts with a
+// program keyword (SPEC §6.1), outside the transaction so that a slow lookup
+// holds no lock. A carrier with no billing endpoint counts as a failed
+// lookup: such a number could not be billed.
+func (s *Service) lookup(ctx context.Context, programs []compliance.Program, phone, body string) (*Line, error) {
+	word, _ := compliance.SplitKeyword(compliance.Normalize(body))
+	keyword := false
+	for _, p := range programs {
+		keyword = keyword || slices.Contains(p.Keywords, word)
+	}
+	if !keyword {
+		return nil, nil
+	}
+	if s.Looker == nil {
+		return nil, errors.New("lookup: no lookup service configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	line, err := s.Looker.Lookup(ctx, phone)
+	if err != nil {
+		s.log().Warn("number lookup failed; refusing", "phone", compliance.MaskPhone(phone), "err", err)
+		return nil, fmt.Errorf("lookup %s: %w", compliance.MaskPhone(phone), err)
+	}
+	if s.Carriers == nil {
+		return nil, fmt.Errorf("carrier %q: %w", line.Carrier, ErrUnknownCarrier)
+	}
+	if _, err := s.Carriers.Biller(line.Carrier); err != nil && line.Country == "US" {
+		s.log().Error("no billing configured for carrier; refusing", "carrier", line.Carrier, "err", err)
+		return nil, err
+	}
+	return &line, nil
 }
 
 // after wakes the workers a committed result gave work to.
@@ -223,42 +272,86 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ChargePending posts the charge of every donation left in charging (just
-// confirmed by PIN, or left by a crashed server) and records the outcomes.
-// Unknown outcomes stay charging and are tried again with the same
-// correlator, which the carrier answers without charging twice.
+// ChargePending works on every donation left in charging whose next attempt
+// is due (just confirmed by PIN, waiting after an unknown outcome, or left
+// by a crashed server), a few at a time, and returns how many reached a
+// final outcome. A first attempt posts the charge; after an unknown outcome
+// the carrier is asked for the status by reference, and only a carrier that
+// has no such charge gets it posted again, with the same correlator, which
+// it answers without charging twice (SPEC §6.2).
 func (s *Service) ChargePending(ctx context.Context) (int, error) {
 	ds, err := s.Store.Charging(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("charging donations: %w", err)
 	}
-	n := 0
-	var errs []error
-	for _, d := range ds {
-		ok, err := s.charge(ctx, d)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ok {
-			n++
-		}
+	now := s.now()
+	workers := s.Workers
+	if workers <= 0 {
+		workers = 8
 	}
+	var (
+		mu   sync.Mutex
+		n    int
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, workers)
+	)
+	for _, d := range ds {
+		if d.NextChargeAt.After(now) {
+			continue
+		}
+		if _, busy := s.inflight.LoadOrStore(d.ID, true); busy {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; s.inflight.Delete(d.ID); wg.Done() }()
+			ok, err := s.charge(ctx, d)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				n++
+			}
+		}()
+	}
+	wg.Wait()
 	return n, errors.Join(errs...)
 }
 
+// charge makes one attempt at donation d and records what it learned.
 func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 	p, err := s.Store.Program(ctx, d.ProgramID)
 	if err != nil {
 		return false, fmt.Errorf("charge %s: program: %w", d.ID, err)
 	}
 	req := ChargeRequest{
-		DonationID: d.ID, Correlator: d.Correlator, Phone: d.Phone, Amount: d.Amount,
+		DonationID: d.ID, Correlator: d.Correlator, Phone: d.Phone, Amount: d.Amount, Carrier: d.Carrier,
 		CommitteeID: p.Committee.ID, CommitteeName: p.Committee.Name, Channel: "SMS",
 	}
-	out, err := s.Biller.Charge(ctx, req)
-	if err != nil || out.Outcome == Unknown {
-		s.log().Warn("charge outcome unknown; will ask again", "donation", d.ID, "err", err)
-		return false, nil
+	var out ChargeResult
+	b, err := s.Carriers.Biller(d.Carrier)
+	if err == nil {
+		if d.ChargeAttempts > 0 {
+			// The last attempt's outcome is unknown: ask before posting.
+			out, err = b.Status(ctx, req)
+			if err == nil && out.Outcome == NotCharged {
+				out, err = b.Charge(ctx, req)
+			}
+		} else {
+			out, err = b.Charge(ctx, req)
+		}
+	}
+	if err != nil || (out.Outcome != Charged && out.Outcome != ChargeDeclined) {
+		s.log().Warn("charge outcome unknown; will ask again", "donation", d.ID, "attempt", d.ChargeAttempts+1, "outcome", out.Outcome, "err", err)
+		return false, s.retryCharge(ctx, d)
+	}
+	fees, err := s.Carriers.Fees(d.Carrier)
+	if err != nil {
+		return false, fmt.Errorf("charge %s: fees: %w", d.ID, err)
 	}
 	var res Result
 	err = s.Store.Update(ctx, d.Phone, func(tx Tx) error {
@@ -278,7 +371,7 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if res, err = Settle(in, p, cur, out); err != nil {
+		if res, err = Settle(in, p, cur, out, fees); err != nil {
 			return err
 		}
 		return tx.Apply(ctx, res, in.Now, "")
@@ -288,6 +381,27 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 	}
 	s.after(res)
 	return len(res.Donations) > 0, nil
+}
+
+// retryCharge counts an attempt whose outcome is unknown and schedules the
+// next, with exponential backoff and jitter.
+func (s *Service) retryCharge(ctx context.Context, d Donation) error {
+	base := s.ChargeBackoff
+	if base <= 0 {
+		base = time.Second
+	}
+	return s.Store.Update(ctx, d.Phone, func(tx Tx) error {
+		cur, err := tx.Donation(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != Open || cur.ChargePostedAt.IsZero() {
+			return nil
+		}
+		cur.ChargeAttempts++
+		cur.NextChargeAt = s.now().Add(jitter(base<<min(cur.ChargeAttempts-1, 12), 5*time.Minute))
+		return tx.Apply(ctx, Result{Donations: []Donation{cur}}, s.now(), "")
+	})
 }
 
 // SendPending hands due outbox MTs to the gateway, oldest first. An MT that
@@ -339,8 +453,12 @@ func (s *Service) SendPending(ctx context.Context) (int, error) {
 // backoff grows from half a second to five minutes, with jitter so many
 // failed MTs do not retry in step.
 func backoff(attempts int) time.Duration {
-	d := 500 * time.Millisecond << min(attempts, 10)
-	d = min(d, 5*time.Minute)
+	return jitter(500*time.Millisecond<<min(attempts, 10), 5*time.Minute)
+}
+
+// jitter returns a duration between half of min(d, limit) and all of it.
+func jitter(d, limit time.Duration) time.Duration {
+	d = min(d, limit)
 	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 

@@ -26,6 +26,8 @@ var update = flag.Bool("update", false, "rewrite the golden transcripts")
 //	> text            an MO ({pin} is the last PIN sent, {badpin} a wrong one)
 //	@ 61m             the clock moves on
 //	! charge | expire | decline | unknown     a worker runs, or the carrier is told to misbehave
+//	! lookup prepaid|business|landline|CA|fail|unknown-carrier   what the lookup says of this phone
+//	! block COMMITTEE   the phone goes on a committee's blocklist ('' for global)
 func TestTranscripts(t *testing.T) {
 	scripts, err := filepath.Glob("../testdata/transcripts/*.txt")
 	if err != nil || len(scripts) == 0 {
@@ -140,6 +142,16 @@ func play(t *testing.T, db *storage.DB, script string) string {
 				h.biller.unknown = 1
 				continue
 			default:
+				if what, ok := strings.CutPrefix(cmd, "lookup "); ok {
+					h.looker.set(phone, what)
+					continue
+				}
+				if committee, ok := strings.CutPrefix(cmd, "block "); ok {
+					if err := db.Block(h.ctx, strings.Trim(committee, "'"), phone, "test", "transcript"); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
 				t.Fatalf("unknown command %q", cmd)
 			}
 			show(h.mts(phone))

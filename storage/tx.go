@@ -152,6 +152,18 @@ func (t *tx) Donation(ctx context.Context, id string) (donation.Donation, error)
 	return r.donation(), nil
 }
 
+// Blocked tells whether a number is on the committee's blocklist or the
+// global one (committee_id ”).
+func (t *tx) Blocked(ctx context.Context, phone, committeeID string) (bool, error) {
+	var n int
+	err := t.tx.GetContext(ctx, &n, t.tx.Rebind(`SELECT COUNT(*) FROM blocklist
+		WHERE phone = ? AND committee_id IN (?, '')`), phone, committeeID)
+	if err != nil {
+		return false, fmt.Errorf("blocklist %s: %w", compliance.MaskPhone(phone), err)
+	}
+	return n > 0, nil
+}
+
 // Usage returns what counts against the caps for a phone number and a
 // committee (SPEC §5.2): completed donations not refunded, and open ones
 // holding a reservation, each at its date of receipt, else of reservation.
@@ -240,8 +252,9 @@ func (t *tx) putDonation(ctx context.Context, d donation.Donation) error {
 	}
 	_, err := t.exec(ctx, `INSERT INTO donations (id, program_id, committee_id, phone, short_code,
 			amount, status, created_at, reserved_at, received_at, certified_at, expires_at,
-			pin_hash, pin_tries, token, charge_posted_at, correlator, server_ref, decline_reason, finished_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			pin_hash, pin_tries, token, charge_posted_at, correlator, server_ref, decline_reason, finished_at,
+			carrier, charge_attempts, next_charge_at, decline_code, carrier_fee, aggregator_fee)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			program_id = excluded.program_id,
 			committee_id = excluded.committee_id,
@@ -261,12 +274,19 @@ func (t *tx) putDonation(ctx context.Context, d donation.Donation) error {
 			correlator = excluded.correlator,
 			server_ref = excluded.server_ref,
 			decline_reason = excluded.decline_reason,
-			finished_at = excluded.finished_at`,
+			finished_at = excluded.finished_at,
+			carrier = excluded.carrier,
+			charge_attempts = excluded.charge_attempts,
+			next_charge_at = excluded.next_charge_at,
+			decline_code = excluded.decline_code,
+			carrier_fee = excluded.carrier_fee,
+			aggregator_fee = excluded.aggregator_fee`,
 		d.ID, d.ProgramID, d.CommitteeID, d.Phone, d.ShortCode,
 		d.Amount, string(d.Status), stamp(d.CreatedAt), stamp(d.ReservedAt), stamp(d.ReceivedAt),
 		stamp(d.CertifiedAt), stamp(d.ExpiresAt),
 		d.PINHash, d.PINTries, d.Token, stamp(d.ChargePostedAt), d.Correlator, d.ServerRef,
-		d.DeclineReason, stamp(d.FinishedAt))
+		d.DeclineReason, stamp(d.FinishedAt),
+		d.Carrier, d.ChargeAttempts, stamp(d.NextChargeAt), d.DeclineCode, d.CarrierFee, d.AggregatorFee)
 	return err
 }
 
@@ -332,7 +352,8 @@ func (t *tx) putConsent(ctx context.Context, c donation.ConsentEvent) error {
 // donationColumns are the columns of donationRow, in order.
 const donationColumns = `id, program_id, committee_id, phone, short_code, amount, status,
 	created_at, reserved_at, received_at, certified_at, expires_at, pin_hash, pin_tries, token,
-	charge_posted_at, correlator, server_ref, decline_reason, finished_at`
+	charge_posted_at, correlator, server_ref, decline_reason, finished_at,
+	carrier, charge_attempts, next_charge_at, decline_code, carrier_fee, aggregator_fee, refunded_at`
 
 // donationRow is a row of donations.
 type donationRow struct {
@@ -356,6 +377,13 @@ type donationRow struct {
 	ServerRef      string `db:"server_ref"`
 	DeclineReason  string `db:"decline_reason"`
 	FinishedAt     stamp  `db:"finished_at"`
+	Carrier        string `db:"carrier"`
+	ChargeAttempts int    `db:"charge_attempts"`
+	NextChargeAt   stamp  `db:"next_charge_at"`
+	DeclineCode    string `db:"decline_code"`
+	CarrierFee     int64  `db:"carrier_fee"`
+	AggregatorFee  int64  `db:"aggregator_fee"`
+	RefundedAt     stamp  `db:"refunded_at"`
 }
 
 func (r donationRow) donation() donation.Donation {
@@ -380,5 +408,12 @@ func (r donationRow) donation() donation.Donation {
 		ServerRef:      r.ServerRef,
 		DeclineReason:  r.DeclineReason,
 		FinishedAt:     time.Time(r.FinishedAt),
+		Carrier:        r.Carrier,
+		ChargeAttempts: r.ChargeAttempts,
+		NextChargeAt:   time.Time(r.NextChargeAt),
+		DeclineCode:    r.DeclineCode,
+		CarrierFee:     r.CarrierFee,
+		AggregatorFee:  r.AggregatorFee,
+		RefundedAt:     time.Time(r.RefundedAt),
 	}
 }

@@ -1,116 +1,302 @@
 package sim
 
 import (
-	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
+	"regexp"
+	"strings"
 	"time"
-
-	"github.com/shortcode/shortcode/donation"
 )
 
-// Errors of the simulated carrier's billing. Each means the request was
-// refused without a charge.
-var (
-	// ErrReferenceReused: the donation id (the referenceCode) was already
-	// charged under another correlator (OneAPI SVC0002).
-	ErrReferenceReused = errors.New("sim: referenceCode already used with another clientCorrelator (SVC0002)")
-	// ErrCorrelatorReused: the correlator was already used for a charge
-	// with a different donation id, phone number or amount.
-	ErrCorrelatorReused = errors.New("sim: clientCorrelator already used for a different charge")
-	// ErrInvalidCharge: the request lacks a donation id, correlator or
-	// phone number, or its amount is not positive.
-	ErrInvalidCharge = errors.New("sim: invalid charge request")
+// Kinds of ledger entries.
+const (
+	KindCharge = "charge"
+	KindRefund = "refund"
 )
 
-// Charge is one entry of the simulated carrier's ledger.
+// Charge is one entry of the simulated carrier's ledger: a charge or a
+// refund it applied. Declined, failed and dropped attempts are not entries.
 type Charge struct {
-	ServerRef  string    `json:"server_ref"`  // the carrier's reference
-	DonationID string    `json:"donation_id"` // the referenceCode
-	Correlator string    `json:"correlator"`  // the clientCorrelator
-	Phone      string    `json:"phone"`
-	Amount     int64     `json:"amount"` // cents
+	Kind       string    `json:"kind"`       // KindCharge or KindRefund
+	ServerRef  string    `json:"server_ref"` // the carrier's serverReferenceCode
+	Reference  string    `json:"reference"`  // the client's referenceCode
+	Correlator string    `json:"correlator"` // the client's clientCorrelator
+	Phone      string    `json:"phone"`      // E.164
+	Amount     int64     `json:"amount"`     // cents, positive for refunds too
+	Carrier    string    `json:"carrier"`    // SimMobile or SimWireless
 	At         time.Time `json:"at"`
+	// OriginalServerRef is the refunded charge's ServerRef, for refunds.
+	OriginalServerRef string `json:"original_server_ref,omitempty"`
 }
 
-// Carrier is the simulated carrier's billing. It implements donation.Biller
-// and approves every charge, once: a repeated correlator gets the first
-// result back and is never charged again (SPEC §12.2). The zero value is
-// ready to use. Its methods are safe for concurrent use.
-type Carrier struct {
-	// Now tells the time of charges; nil means time.Now in UTC.
-	Now func() time.Time
-
-	mu           sync.Mutex
-	ledger       []Charge
-	byCorrelator map[string]int // index into ledger
-	byDonation   map[string]int // index into ledger
+// transaction is an applied charge or refund, with its OneAPI resource.
+type transaction struct {
+	Charge
+	resource   amountTransaction
+	refundedBy string // the refund's ServerRef, for a refunded charge
 }
 
-var _ donation.Biller = (*Carrier)(nil)
+// answer is an HTTP answer the carrier made, kept to be replayed.
+type answer struct {
+	status   int
+	location string
+	body     []byte
+}
 
-// Charge bills req.Amount to req.Phone, or returns the first result for a
-// correlator already seen. A donation id already charged under another
-// correlator, or a correlator already used for a different charge, is an
-// error (and no charge).
-func (c *Carrier) Charge(ctx context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
-	unknown := donation.ChargeResult{Outcome: donation.Unknown}
-	if err := ctx.Err(); err != nil {
-		return unknown, fmt.Errorf("sim: charge %s: %w", req.DonationID, err)
+// write sends a.
+func (a answer) write(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	if a.location != "" {
+		w.Header().Set("Location", a.location)
 	}
-	if req.DonationID == "" || req.Correlator == "" || req.Phone == "" || req.Amount <= 0 {
-		return unknown, fmt.Errorf("%w: donation %q, correlator %q, amount %d",
-			ErrInvalidCharge, req.DonationID, req.Correlator, req.Amount)
-	}
+	w.WriteHeader(a.status)
+	w.Write(a.body)
+}
 
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if i, ok := c.byCorrelator[req.Correlator]; ok {
-		ch := c.ledger[i]
-		if ch.DonationID != req.DonationID || ch.Phone != req.Phone || ch.Amount != req.Amount {
-			return unknown, fmt.Errorf("%w: correlator %s belongs to donation %s", ErrCorrelatorReused, req.Correlator, ch.DonationID)
+// attempt is what a clientCorrelator was first used for, and the answer it
+// got, which every later use of the correlator gets again.
+type attempt struct {
+	kind, reference, original string
+	amount                    int64
+	answer                    answer
+}
+
+// books is the carrier's state, guarded by Sim.bmu.
+type books struct {
+	ledger []Charge
+	txns   map[string]*transaction // by ServerRef
+	byUser map[string][]string     // phone -> ServerRefs, in order
+	// byCorrelator holds the final answer per (phone, correlator).
+	byCorrelator map[string]*attempt
+	// byReference maps the referenceCode of each applied transaction to
+	// its correlator key.
+	byReference map[string]string
+	// failures counts the 500s answered per referenceCode (flaky numbers).
+	failures map[string]int
+	// declines holds the codes forced on numbers by Decline.
+	declines map[string]string
+}
+
+func newBooks() books {
+	return books{
+		txns:         make(map[string]*transaction),
+		byUser:       make(map[string][]string),
+		byCorrelator: make(map[string]*attempt),
+		byReference:  make(map[string]string),
+		failures:     make(map[string]int),
+		declines:     make(map[string]string),
+	}
+}
+
+// Ledger returns a copy of the charges and refunds the carrier applied, in
+// the order it applied them.
+func (s *Sim) Ledger() []Charge {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	return append([]Charge{}, s.books.ledger...)
+}
+
+// declineCode is the shape of a OneAPI exception id.
+var declineCode = regexp.MustCompile(`^(POL|SVC)[0-9]{4}$`)
+
+// Decline makes every later charge to phone (E.164, "tel:" optional) be
+// declined with code, such as "POL0253" (refused by the user) or "SVC0270":
+// POL codes are answered as 403 policy exceptions, SVC codes as 400 service
+// exceptions. It takes precedence over the number plan; a correlator
+// already answered still gets its first answer. An empty code lifts it.
+func (s *Sim) Decline(phone, code string) {
+	phone = strings.TrimPrefix(phone, "tel:")
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	if code == "" {
+		delete(s.books.declines, phone)
+		return
+	}
+	s.books.declines[phone] = code
+}
+
+// posting is a valid charge or refund request.
+type posting struct {
+	phone  string
+	kind   string // KindCharge or KindRefund
+	amount int64  // cents
+	req    amountTransaction
+}
+
+// key is the correlator's key: correlators are scoped to the end user.
+func (p posting) key() string { return p.phone + "\x00" + p.req.ClientCorrelator }
+
+// outcome is what post did: the answer to send, and whether to drop the
+// connection instead of sending it.
+type outcome struct {
+	answer answer
+	hangUp bool
+}
+
+// book applies a charge or refund, or answers why not, by the idempotency
+// rules of SPEC §12.2 and the number plan. base is the URL resourceURLs
+// start with.
+func (s *Sim) book(p posting, base string) outcome {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	b := &s.books
+
+	if at, ok := b.byCorrelator[p.key()]; ok {
+		if at.kind != p.kind || at.reference != p.req.ReferenceCode || at.amount != p.amount ||
+			at.original != p.req.OriginalServerReferenceCode {
+			return outcome{answer: serviceError(http.StatusBadRequest, "SVC0001",
+				fmt.Sprintf("Service error: clientCorrelator %s was already used for another transaction", p.req.ClientCorrelator))}
 		}
-		return donation.ChargeResult{Outcome: donation.Charged, ServerRef: ch.ServerRef}, nil
+		return outcome{answer: at.answer}
 	}
-	if i, ok := c.byDonation[req.DonationID]; ok {
-		return unknown, fmt.Errorf("%w: donation %s was charged under correlator %s",
-			ErrReferenceReused, req.DonationID, c.ledger[i].Correlator)
+	if key, ok := b.byReference[p.req.ReferenceCode]; ok && key != p.key() {
+		return outcome{answer: serviceError(http.StatusBadRequest, "SVC0002",
+			fmt.Sprintf("Invalid input value: referenceCode %s was already used with another clientCorrelator", p.req.ReferenceCode))}
 	}
 
-	now := time.Now().UTC()
-	if c.Now != nil {
-		now = c.Now()
+	var out outcome
+	if p.kind == KindRefund {
+		out.answer = s.refund(p, base)
+	} else {
+		out = s.charge(p, base)
 	}
-	ch := Charge{
-		ServerRef:  newSID("SIM"),
-		DonationID: req.DonationID,
-		Correlator: req.Correlator,
-		Phone:      req.Phone,
-		Amount:     req.Amount,
-		At:         now,
+	if out.answer.status < 500 {
+		b.byCorrelator[p.key()] = &attempt{
+			kind: p.kind, reference: p.req.ReferenceCode, original: p.req.OriginalServerReferenceCode,
+			amount: p.amount, answer: out.answer,
+		}
 	}
-	if c.byCorrelator == nil {
-		c.byCorrelator = make(map[string]int)
-		c.byDonation = make(map[string]int)
-	}
-	c.ledger = append(c.ledger, ch)
-	c.byCorrelator[ch.Correlator] = len(c.ledger) - 1
-	c.byDonation[ch.DonationID] = len(c.ledger) - 1
-	return donation.ChargeResult{Outcome: donation.Charged, ServerRef: ch.ServerRef}, nil
+	return out
 }
 
-// Ledger returns a copy of the charges made, in the order they were made.
-func (c *Carrier) Ledger() []Charge {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]Charge{}, c.ledger...)
+// charge bills p by the number plan. The caller holds s.bmu.
+func (s *Sim) charge(p posting, base string) outcome {
+	b := &s.books
+	if code, ok := b.declines[p.phone]; ok {
+		return outcome{answer: forcedDecline(code)}
+	}
+	if _, ok := regionOf(p.phone); !ok {
+		return outcome{answer: serviceError(http.StatusBadRequest, "SVC0004",
+			fmt.Sprintf("Unknown subscriber: %s", p.req.EndUserID))}
+	}
+	switch behaviourOf(p.phone) {
+	case prepaid:
+		return outcome{answer: policyError("POL1000", "Insufficient credit: prepaid account")}
+	case business:
+		return outcome{answer: policyError("POL0001", "Policy error: business-liable account")}
+	case capped:
+		return outcome{answer: policyError("POL1001", "Spending limit exceeded: %1", "monthly")}
+	case blocked:
+		return outcome{answer: policyError("POL0001", "Policy error: premium/third-party billing blocked")}
+	case flaky:
+		if b.failures[p.req.ReferenceCode] < 2 {
+			b.failures[p.req.ReferenceCode]++
+			return outcome{answer: internalError()}
+		}
+	case lostAnswer:
+		// Only the first attempt gets here: the reference is then taken,
+		// and later attempts are replays or SVC0002.
+		return outcome{answer: s.apply(p, "", base), hangUp: true}
+	}
+	return outcome{answer: s.apply(p, "", base)}
 }
 
-// serveLedger answers {"charges":[...]}, in the order they were made.
-func (s *Sim) serveLedger(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, struct {
-		Charges []Charge `json:"charges"`
-	}{s.carrier.Ledger()})
+// refund credits back the charge p names. The caller holds s.bmu.
+func (s *Sim) refund(p posting, base string) answer {
+	orig := p.req.OriginalServerReferenceCode
+	if orig == "" {
+		return policyError("POL1005", "Refund requires originalServerReferenceCode")
+	}
+	t, ok := s.books.txns[orig]
+	switch {
+	case !ok || t.Kind != KindCharge || t.Phone != p.phone:
+		return serviceError(http.StatusBadRequest, "SVC0001",
+			fmt.Sprintf("Service error: no charge %s for %s to refund", orig, p.req.EndUserID))
+	case t.refundedBy != "":
+		return serviceError(http.StatusBadRequest, "SVC0001",
+			fmt.Sprintf("Service error: charge %s was already refunded by %s", orig, t.refundedBy))
+	case t.Amount != p.amount:
+		return serviceError(http.StatusBadRequest, "SVC0001",
+			fmt.Sprintf("Service error: refund amount %s differs from the charge's %s (partial refunds are not supported)",
+				formatCents(p.amount), formatCents(t.Amount)))
+	}
+	a := s.apply(p, orig, base)
+	t.refundedBy = s.books.ledger[len(s.books.ledger)-1].ServerRef
+	return a
+}
+
+// apply enters p in the ledger and answers 201 with its resource. The
+// caller holds s.bmu.
+func (s *Sim) apply(p posting, original, base string) answer {
+	b := &s.books
+	ref := newSID("SRV")
+	t := &transaction{Charge: Charge{
+		Kind:              p.kind,
+		ServerRef:         ref,
+		Reference:         p.req.ReferenceCode,
+		Correlator:        p.req.ClientCorrelator,
+		Phone:             p.phone,
+		Amount:            p.amount,
+		Carrier:           carrierOf(p.phone),
+		At:                s.cfg.Now().UTC(),
+		OriginalServerRef: original,
+	}}
+	t.resource = p.req.applied(ref, base+"/payment/v1/"+telPath(p.phone)+"/transactions/amount/"+ref, p.amount)
+	b.ledger = append(b.ledger, t.Charge)
+	b.txns[ref] = t
+	b.byUser[p.phone] = append(b.byUser[p.phone], ref)
+	b.byReference[p.req.ReferenceCode] = p.key()
+	body, _ := json.Marshal(transactionBody{t.resource}) // plain strings: cannot fail
+	return answer{status: http.StatusCreated, location: t.resource.ResourceURL, body: append(body, '\n')}
+}
+
+// transaction returns the resource of the transaction ref of phone.
+func (s *Sim) transaction(phone, ref string) (amountTransaction, bool) {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	t, ok := s.books.txns[ref]
+	if !ok || t.Phone != phone {
+		return amountTransaction{}, false
+	}
+	return t.resource, true
+}
+
+// transactions returns the resources of phone's transactions, in order.
+func (s *Sim) transactions(phone string) []amountTransaction {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	out := []amountTransaction{}
+	for _, ref := range s.books.byUser[phone] {
+		out = append(out, s.books.txns[ref].resource)
+	}
+	return out
+}
+
+// forcedDecline is the answer for a code set by Decline.
+func forcedDecline(code string) answer {
+	if text, ok := declineTexts[code]; ok {
+		return exception(code, text, declineVars[code]...)
+	}
+	if strings.HasPrefix(code, "POL") {
+		return policyError(code, "Policy error: charge declined ("+code+")")
+	}
+	return serviceError(http.StatusBadRequest, code, "Service error: charge declined ("+code+")")
+}
+
+// declineTexts are the texts of the decline codes of SPEC §12.2.
+var declineTexts = map[string]string{
+	"POL1000": "Insufficient credit: prepaid account",
+	"POL1001": "Spending limit exceeded: %1",
+	"POL0254": "Charge exceeds the single-charge limit",
+	"POL0253": "Charge refused by the user",
+	"POL0001": "Policy error: premium/third-party billing blocked",
+	"SVC0270": "Charging failed: %1",
+	"SVC0004": "Unknown subscriber",
+}
+
+// declineVars are the variables of the templated decline texts.
+var declineVars = map[string][]string{
+	"POL1001": {"monthly"},
+	"SVC0270": {"declined by the billing system"},
 }

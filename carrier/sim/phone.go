@@ -21,7 +21,8 @@ type PhoneMO struct {
 	To   string // the short code
 	Body string // may be empty
 	// Duplicate delivers the MO a second time, identical (same
-	// MessageSid and signature), after the first delivery succeeded.
+	// MessageSid and signature), after the first delivery succeeded. The
+	// simulator also does so by chance, at Faults.DuplicateRate.
 	Duplicate bool
 }
 
@@ -34,7 +35,7 @@ type Delivery struct {
 	// Attempts counts the posts of the first delivery.
 	Attempts int
 	// DuplicateStatus is the webhook's answer to the second delivery; 0
-	// unless Duplicate was asked for.
+	// when the MO was delivered once.
 	DuplicateStatus int
 }
 
@@ -46,7 +47,8 @@ var ErrUndelivered = errors.New("sim: MO not delivered")
 // auth token over SignURL, posted to WebhookURL, and posted again after a
 // 5xx answer or a connection error, up to Config.Attempts times with
 // doubling backoff. A 4xx answer is final and not an error: it is reported
-// in Delivery.Status.
+// in Delivery.Status. The MO is delivered a second time when mo.Duplicate
+// is set, or by chance at Faults.DuplicateRate.
 func (s *Sim) SendMO(ctx context.Context, mo PhoneMO) (Delivery, error) {
 	switch {
 	case !e164.MatchString(mo.From):
@@ -75,7 +77,7 @@ func (s *Sim) SendMO(ctx context.Context, mo PhoneMO) (Delivery, error) {
 	if err != nil {
 		return d, err
 	}
-	if mo.Duplicate {
+	if mo.Duplicate || s.duplicate() {
 		d.DuplicateStatus, _, err = s.deliver(ctx, s.cfg.WebhookURL, s.cfg.SignURL, params)
 		if err != nil {
 			return d, fmt.Errorf("sim: duplicate delivery: %w", err)

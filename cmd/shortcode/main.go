@@ -22,8 +22,13 @@ const usage = `usage: shortcode <command> [flags]
 
 commands:
   serve     run the donation service; by default with the simulator in-process
+  sim       run the simulator (gateway, phones, carriers) on its own
   migrate   apply the database migrations (--db URL)
   text      a donor's phone in the terminal: lines typed are sent, texts received are printed
+  program   save a program from a JSON file, or list programs
+  refund    refund a contribution through its carrier, or list refunds
+  settle    import a carrier settlement file (settle import FILE --carrier NAME)
+  forward   record money forwarded to a committee, or list forwarding deadlines
 
 Run "shortcode <command> -h" for a command's flags. Every flag can also be set
 by an environment variable: --twilio-auth-token is SHORTCODE_TWILIO_AUTH_TOKEN.
@@ -57,6 +62,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runMigrate(ctx, args, stdout, stderr)
 	case "text":
 		return runText(ctx, args, stdin, stdout, stderr)
+	case "sim":
+		return runSim(ctx, args, stdout, stderr)
+	case "program":
+		return runProgram(ctx, args, stdout, stderr)
+	case "refund":
+		return runRefund(ctx, args, stdout, stderr)
+	case "settle":
+		return runSettle(ctx, args, stdout, stderr)
+	case "forward":
+		return runForward(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

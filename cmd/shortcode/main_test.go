@@ -105,7 +105,7 @@ func TestTextDonation(t *testing.T) {
 			if conf := lines[1]; len(strings.TrimPrefix(conf, "< ")) > 160 {
 				t.Errorf("confirmation is %d characters", len(conf)-2)
 			}
-			ledger := m.Sim.Carrier().Ledger()
+			ledger := m.Sim.Ledger()
 			if len(ledger) != 1 || ledger[0].Amount != 1000 || ledger[0].Phone != "+12125550100" {
 				t.Errorf("carrier ledger = %+v, want one $10 charge", ledger)
 			}

@@ -17,10 +17,12 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/shortcode/shortcode/carrier"
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/treasury"
 	"github.com/shortcode/shortcode/storage"
 )
 
@@ -37,7 +39,12 @@ type Main struct {
 	TwilioAuthToken  string
 	TwilioAccountSID string
 	TwilioAPIURL     string
-	Log              *slog.Logger
+	// Carriers is a JSON carrier configuration file (see docs/carriers.md);
+	// empty means the embedded simulator's carriers.
+	Carriers string
+	// ChargeBackoff is the first wait after an unknown charge outcome.
+	ChargeBackoff time.Duration
+	Log           *slog.Logger
 
 	// Set once Start returns.
 	URL    string // where the service listens, e.g. http://127.0.0.1:8080
@@ -69,12 +76,20 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	stringFlag(fs, &m.TwilioAuthToken, "twilio-auth-token", m.TwilioAuthToken, "webhook signing token and API password (random per start when unset)")
 	stringFlag(fs, &m.TwilioAccountSID, "twilio-account-sid", m.TwilioAccountSID, "Twilio account sid")
 	stringFlag(fs, &m.TwilioAPIURL, "twilio-api-url", m.TwilioAPIURL, "Twilio API base URL (default: the embedded simulator)")
+	stringFlag(fs, &m.Carriers, "carriers", m.Carriers, "carrier configuration file, JSON (default: the embedded simulator's carriers)")
+	backoff := env("charge-backoff", "1s")
+	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
+	d, err := time.ParseDuration(backoff)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("serve: --charge-backoff %q: want a positive duration", backoff)
+	}
+	m.ChargeBackoff = d
 	return nil
 }
 
@@ -124,7 +139,6 @@ func (m *Main) Start(ctx context.Context) error {
 		return err
 	}
 
-	var biller donation.Biller
 	apiURL := m.TwilioAPIURL
 	if m.SimAddr != "" && m.SimAddr != "off" {
 		sln, err := net.Listen("tcp", m.SimAddr)
@@ -142,15 +156,15 @@ func (m *Main) Start(ctx context.Context) error {
 		})
 		m.simSrv = &http.Server{Handler: m.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		m.goServe(m.simSrv, sln)
-		biller = m.Sim.Carrier()
 		if apiURL == "" {
 			apiURL = m.SimURL
 		}
 		m.Log.Info("simulator listening", "url", m.SimURL, "account_sid", m.TwilioAccountSID)
 	}
-	if biller == nil {
+	router, err := m.router()
+	if err != nil {
 		m.closeAll(ln)
-		return errors.New("no carrier billing configured: run with the embedded simulator (--sim-addr)")
+		return err
 	}
 	if apiURL == "" {
 		m.closeAll(ln)
@@ -158,8 +172,9 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 
 	svc := &donation.Service{
-		Store: db, Outbox: db, Biller: biller, Log: m.Log,
-		Clock: donation.SystemClock{},
+		Store: db, Outbox: db, Looker: router, Carriers: router, Log: m.Log,
+		Clock:         donation.SystemClock{},
+		ChargeBackoff: m.ChargeBackoff,
 		Sender: &twilio.Client{
 			BaseURL: apiURL, AccountSID: m.TwilioAccountSID, AuthToken: m.TwilioAuthToken,
 			StatusCallback: m.PublicURL + twilio.StatusPath,
@@ -178,13 +193,55 @@ func (m *Main) Start(ctx context.Context) error {
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
 		svc.Run(wctx)
 	}()
+	refunds := &treasury.Service{Store: db, Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
+	go func() {
+		defer m.wg.Done()
+		every(wctx, 5*time.Second, func() {
+			if _, err := refunds.RefundPending(wctx); err != nil && wctx.Err() == nil {
+				m.Log.Error("refunds", "err", err)
+			}
+		})
+	}()
 	m.Log.Info("shortcode listening", "url", m.URL, "public_url", m.PublicURL, "db", redact(m.DB))
 	return nil
+}
+
+// router builds the carrier routing: the configured file, else the
+// embedded simulator's carriers.
+func (m *Main) router() (*carrier.Router, error) {
+	var cfg carrier.Config
+	switch {
+	case m.Carriers != "":
+		c, err := carrier.LoadConfig(m.Carriers)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	case m.SimURL != "":
+		cfg = carrier.SimConfig(m.SimURL)
+	default:
+		return nil, errors.New("no carriers: set --carriers or run the embedded simulator (--sim-addr)")
+	}
+	return carrier.NewRouter(cfg, &http.Client{Timeout: 15 * time.Second})
+}
+
+// every runs f now and then at each tick until ctx is done.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		f()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (m *Main) goServe(srv *http.Server, ln net.Listener) {

@@ -1,0 +1,170 @@
+package sim
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+)
+
+// Faults are the simulator's misbehaviour knobs (SPEC §12.3). They apply
+// to the carrier endpoints (OneAPI and lookup) and to MO delivery, never to
+// the Twilio Messages API. The zero value is a well-behaved simulator.
+type Faults struct {
+	// Latency delays every answer of the carrier endpoints.
+	Latency time.Duration
+	// TimeoutRate is the fraction of carrier requests (charges, refunds,
+	// status queries, lists, lookups) that time out: they are held for
+	// Config.Timeout, then the connection is dropped without an answer.
+	// Half of the charges and refunds that time out (a coin flip) are
+	// applied before the connection drops; the other half are not.
+	TimeoutRate float64
+	// ErrorRate is the fraction of carrier requests answered 500 without
+	// applying anything.
+	ErrorRate float64
+	// DuplicateRate is the fraction of phone MOs delivered twice (the same
+	// MessageSid and signature), as a gateway retry would.
+	DuplicateRate float64
+}
+
+// clamped returns f with its rates in 0..1 and a non-negative latency.
+func (f Faults) clamped() Faults {
+	rate := func(r float64) float64 {
+		if math.IsNaN(r) {
+			return 0
+		}
+		return min(max(r, 0), 1)
+	}
+	return Faults{
+		Latency:       max(f.Latency, 0),
+		TimeoutRate:   rate(f.TimeoutRate),
+		ErrorRate:     rate(f.ErrorRate),
+		DuplicateRate: rate(f.DuplicateRate),
+	}
+}
+
+// SetFaults replaces the fault knobs; they take effect on the next request.
+// Rates are clamped to 0..1 and a negative latency to 0.
+func (s *Sim) SetFaults(f Faults) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	s.faults = f.clamped()
+}
+
+// Faults returns the fault knobs in effect.
+func (s *Sim) Faults() Faults {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.faults
+}
+
+// fate is what the fault knobs do to one carrier request.
+type fate int
+
+const (
+	fateAnswer        fate = iota // no fault: process and answer
+	fateError                     // answer 500, apply nothing
+	fateDrop                      // time out, apply nothing
+	fateApplyThenDrop             // time out after applying (charges, refunds)
+)
+
+// roll draws the fate of a carrier request from the seeded source.
+func (s *Sim) roll() fate {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	u, heads := s.rng.Float64(), s.rng.IntN(2) == 0
+	switch {
+	case u < s.faults.TimeoutRate && heads:
+		return fateApplyThenDrop
+	case u < s.faults.TimeoutRate:
+		return fateDrop
+	case u < s.faults.TimeoutRate+s.faults.ErrorRate:
+		return fateError
+	}
+	return fateAnswer
+}
+
+// duplicate tells, by DuplicateRate, whether to deliver an MO twice.
+func (s *Sim) duplicate() bool {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.faults.DuplicateRate > 0 && s.rng.Float64() < s.faults.DuplicateRate
+}
+
+// hangUp holds a request for Config.Timeout (less if the client goes away
+// or the simulator is closed), then closes its connection without an
+// answer, as a carrier that timed out would.
+func (s *Sim) hangUp(w http.ResponseWriter, r *http.Request) {
+	t := time.NewTimer(s.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-s.ctx.Done():
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not hijackable (HTTP/2): abort the stream, which the server
+		// recovers from without answering.
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+// faultsJSON is the wire form of Faults at /sim/faults.
+type faultsJSON struct {
+	Latency       string  `json:"latency"` // a Go duration, "250ms"
+	TimeoutRate   float64 `json:"timeout_rate"`
+	ErrorRate     float64 `json:"error_rate"`
+	DuplicateRate float64 `json:"duplicate_rate"`
+}
+
+// serveFaults answers the fault knobs (GET), or replaces them (POST, the
+// same JSON; fields left out are zero) and answers the new ones.
+func (s *Sim) serveFaults(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		var in faultsJSON
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			writeJSON(w, http.StatusBadRequest, simError{"body is not a faults object: " + err.Error()})
+			return
+		}
+		f, err := in.faults()
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, simError{err.Error()})
+			return
+		}
+		s.SetFaults(f)
+	}
+	f := s.Faults()
+	writeJSON(w, http.StatusOK, faultsJSON{
+		Latency:       f.Latency.String(),
+		TimeoutRate:   f.TimeoutRate,
+		ErrorRate:     f.ErrorRate,
+		DuplicateRate: f.DuplicateRate,
+	})
+}
+
+// faults validates the wire form.
+func (in faultsJSON) faults() (Faults, error) {
+	var f Faults
+	if in.Latency != "" {
+		d, err := time.ParseDuration(in.Latency)
+		if err != nil || d < 0 {
+			return f, fmt.Errorf("latency %q is not a non-negative duration like \"250ms\"", in.Latency)
+		}
+		f.Latency = d
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"timeout_rate", in.TimeoutRate}, {"error_rate", in.ErrorRate}, {"duplicate_rate", in.DuplicateRate}} {
+		if !(r.v >= 0 && r.v <= 1) {
+			return f, fmt.Errorf("%s %v is not between 0 and 1", r.name, r.v)
+		}
+	}
+	f.TimeoutRate, f.ErrorRate, f.DuplicateRate = in.TimeoutRate, in.ErrorRate, in.DuplicateRate
+	return f, nil
+}
