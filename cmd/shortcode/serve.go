@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -44,6 +45,10 @@ type Main struct {
 	Carriers string
 	// ChargeBackoff is the first wait after an unknown charge outcome.
 	ChargeBackoff time.Duration
+	// Poll is how often the workers look for work nobody woke them for;
+	// SimTimeout is how long the embedded simulator holds a request it
+	// times out. Zero means the defaults; tests shorten them.
+	Poll, SimTimeout time.Duration
 	Log           *slog.Logger
 
 	// Set once Start returns.
@@ -152,6 +157,7 @@ func (m *Main) Start(ctx context.Context) error {
 			AuthToken:  m.TwilioAuthToken,
 			WebhookURL: m.URL + twilio.SMSPath,
 			SignURL:    m.PublicURL + twilio.SMSPath,
+			Timeout:    m.SimTimeout,
 			Log:        m.Log,
 		})
 		m.simSrv = &http.Server{Handler: m.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -180,7 +186,7 @@ func (m *Main) Start(ctx context.Context) error {
 			StatusCallback: m.PublicURL + twilio.StatusPath,
 			HTTP:           &http.Client{Timeout: 15 * time.Second},
 		},
-		Poll: 500 * time.Millisecond,
+		Poll: cmp.Or(m.Poll, 500*time.Millisecond),
 	}
 	svc.Start()
 	r := mux.NewRouter()

@@ -131,3 +131,7 @@ func postgresDSN(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// PostgresAvailable reports whether a PostgreSQL server is configured for
+// the tests.
+func PostgresAvailable() bool { return os.Getenv(EnvPostgres) != "" }
