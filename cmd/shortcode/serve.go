@@ -49,7 +49,7 @@ type Main struct {
 	// SimTimeout is how long the embedded simulator holds a request it
 	// times out. Zero means the defaults; tests shorten them.
 	Poll, SimTimeout time.Duration
-	Log           *slog.Logger
+	Log              *slog.Logger
 
 	// Set once Start returns.
 	URL    string // where the service listens, e.g. http://127.0.0.1:8080
