@@ -69,7 +69,9 @@ type OutboxMT struct {
 // Outbox is the queue of MTs written in the same transaction as the state
 // change that caused them, then sent until the gateway accepts them.
 type Outbox interface {
-	// PendingMTs returns unsent MTs due at now, oldest first.
+	// PendingMTs claims unsent MTs due at now, oldest first and at most one
+	// per number, so that several servers neither send an MT twice nor a
+	// number's MTs out of order.
 	PendingMTs(ctx context.Context, now time.Time, limit int) ([]OutboxMT, error)
 	// MarkSent records the gateway's acceptance and message id.
 	MarkSent(ctx context.Context, id, sid string, now time.Time) error

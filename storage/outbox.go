@@ -129,21 +129,39 @@ func (r outboxRow) record() OutboxRecord {
 	}
 }
 
-// PendingMTs returns up to limit MTs waiting to be sent whose next attempt
-// is due at now, oldest first.
+// ClaimLease is how long a claimed MT is left to the server that claimed
+// it before another may send it (if that server died mid-send).
+const ClaimLease = 30 * time.Second
+
+// PendingMTs claims up to limit MTs due at now, oldest first: for each
+// number only its oldest unsent MT, so that a number's texts go out in
+// order even with several servers, and each claimed by a conditional
+// update, so that two servers never send the same MT. A claim holds the
+// MT for ClaimLease; MarkSent, MarkRetry or MarkFailed end it.
 func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int) ([]donation.OutboxMT, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var rows []outboxRow
-	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+outboxColumns+` FROM outbox
-		WHERE status = ? AND next_attempt_at <= ? ORDER BY id LIMIT `+strconv.Itoa(limit)),
-		statusPending, stamp(now))
+	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+outboxColumns+` FROM outbox o
+		WHERE status = ? AND next_attempt_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.phone = o.phone AND e.status = ? AND e.id < o.id)
+		ORDER BY id LIMIT `+strconv.Itoa(limit)),
+		statusPending, stamp(now), statusPending)
 	if err != nil {
 		return nil, fmt.Errorf("pending MTs: %w", err)
 	}
 	out := make([]donation.OutboxMT, 0, len(rows))
 	for _, r := range rows {
+		res, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET next_attempt_at = ?
+			WHERE id = ? AND status = ? AND next_attempt_at <= ?`),
+			stamp(now.Add(ClaimLease)), r.ID, statusPending, stamp(now))
+		if err != nil {
+			return nil, fmt.Errorf("claim MT %s: %w", r.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			continue // another server claimed it first
+		}
 		out = append(out, r.mt())
 	}
 	return out, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -390,52 +389,70 @@ func TestOutbox(t *testing.T) {
 		if got := bodies(a); !reflect.DeepEqual(got, []string{"a1", "a2", "a3"}) {
 			t.Fatalf("MTs(A) = %v", got)
 		}
-		pending, err := db.PendingMTs(ctx, t0.Add(time.Hour), 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids := make([]string, len(pending))
-		for i, m := range pending {
-			ids[i] = m.ID
-		}
-		if !sort.StringsAreSorted(ids) || len(ids) != 4 {
-			t.Fatalf("PendingMTs ids not in order: %v", ids)
-		}
-		if got := bodies(pending); got[0] != "a1" || got[1] != "a2" {
-			t.Fatalf("PendingMTs = %v, want a1, a2 first", got)
-		}
-		if got, _ := db.PendingMTs(ctx, t0.Add(time.Hour), 2); !reflect.DeepEqual(bodies(got), []string{"a1", "a2"}) {
-			t.Fatalf("PendingMTs limit 2 = %v", bodies(got))
-		}
-		if got, _ := db.PendingMTs(ctx, t0.Add(-time.Hour), 10); len(got) != 0 {
-			t.Fatalf("PendingMTs before anything is due = %v", bodies(got))
-		}
-		if got, _ := db.PendingMTs(ctx, t0, 10); !reflect.DeepEqual(bodies(got), []string{"a1", "a2", "a3"}) {
-			t.Fatalf("PendingMTs(t0) = %v, want a1 a2 a3 (b1 is due 1ms later)", bodies(got))
-		}
-
 		a1, a2, a3 := a[0].ID, a[1].ID, a[2].ID
-		// Retry: not due until next, then due again with the attempt counted.
-		if err := db.MarkRetry(ctx, a1, "gateway 503", t0.Add(time.Minute)); err != nil {
+		b, _ := db.MTs(ctx, phoneB)
+		b1 := b[0].ID
+		claim := func(at time.Time) []string {
+			t.Helper()
+			got, err := db.PendingMTs(ctx, at, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return bodies(got)
+		}
+		if got := claim(t0.Add(-time.Hour)); len(got) != 0 {
+			t.Fatalf("PendingMTs before anything is due = %v", got)
+		}
+		// One MT per number, the oldest; b1 is due 1ms after t0.
+		if got := claim(t0); !reflect.DeepEqual(got, []string{"a1"}) {
+			t.Fatalf("PendingMTs(t0) = %v, want a1", got)
+		}
+		now := t0.Add(time.Millisecond)
+		if got := claim(now); !reflect.DeepEqual(got, []string{"b1"}) {
+			t.Fatalf("PendingMTs(t0+1ms) = %v, want b1 (a1 is claimed, a2 waits behind it)", got)
+		}
+		if got := claim(now); len(got) != 0 {
+			t.Fatalf("claimed MTs were handed out again: %v", got)
+		}
+		if err := db.MarkSent(ctx, a1, "SMsid1", now); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.PendingMTs(ctx, t0, 10); !reflect.DeepEqual(bodies(got), []string{"a2", "a3"}) {
-			t.Fatalf("after retry, PendingMTs(t0) = %v", bodies(got))
+		if got := claim(now); !reflect.DeepEqual(got, []string{"a2"}) {
+			t.Fatalf("after a1 was sent, PendingMTs = %v, want a2", got)
 		}
-		got, _ := db.PendingMTs(ctx, t0.Add(time.Minute), 10)
-		if len(got) == 0 || got[0].ID != a1 || got[0].Attempts != 1 {
-			t.Fatalf("after retry, PendingMTs(t0+1m) = %+v", got)
+		// A claim lapses after the lease: a server that died mid-send.
+		now = now.Add(storage.ClaimLease + time.Second)
+		if got := claim(now); !reflect.DeepEqual(got, []string{"a2", "b1"}) {
+			t.Fatalf("after the lease, PendingMTs = %v, want a2 b1", got)
 		}
-		// Fail: never pending again.
-		if err := db.MarkFailed(ctx, a2, "21610 unsubscribed", t0); err != nil {
+		// Retry: not due until next, with the attempt counted; a3 waits.
+		if err := db.MarkRetry(ctx, a2, "gateway 503", now.Add(time.Minute)); err != nil {
 			t.Fatal(err)
+		}
+		if got := claim(now); len(got) != 0 {
+			t.Fatalf("after a retry, PendingMTs = %v, want nothing (a3 waits behind a2)", got)
+		}
+		got, _ := db.PendingMTs(ctx, now.Add(time.Minute), 10)
+		if len(got) != 2 || got[0].ID != a2 || got[0].Attempts != 1 || got[1].ID != b1 {
+			t.Fatalf("after retry, PendingMTs(+1m) = %+v", got)
+		}
+		// Fail: never pending again; a3 is next.
+		if err := db.MarkFailed(ctx, a2, "21610 unsubscribed", now); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Hour)
+		if got := claim(now); !reflect.DeepEqual(got, []string{"a3", "b1"}) {
+			t.Fatalf("after a2 failed, PendingMTs = %v, want a3 b1", got)
 		}
 		// Sent: never pending again, and delivery statuses only go forward.
 		if err := db.MarkSent(ctx, a3, "SMsid3", t0.Add(time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := db.PendingMTs(ctx, t0.Add(time.Hour), 10); !reflect.DeepEqual(bodies(got), []string{"a1", "b1"}) {
-			t.Fatalf("after fail and sent, PendingMTs = %v", bodies(got))
+		if err := db.MarkSent(ctx, b1, "SMsidb", t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got := claim(now.Add(time.Hour)); len(got) != 0 {
+			t.Fatalf("after everything was sent, PendingMTs = %v", got)
 		}
 		if err := db.MarkSent(ctx, a3, "SMother", t0); !errors.Is(err, donation.ErrNotFound) {
 			t.Errorf("MarkSent of a sent MT: err = %v, want ErrNotFound", err)
@@ -479,10 +496,11 @@ func TestOutbox(t *testing.T) {
 			t.Fatal(err)
 		}
 		r1, r2, r3 := recs[0], recs[1], recs[2]
-		if r1.Status != "pending" || r1.Attempts != 1 || r1.LastError != "gateway 503" || !r1.NextAttemptAt.Equal(t0.Add(time.Minute)) {
-			t.Errorf("retried MT = %+v", r1)
+		if r1.Status != "sent" || r1.SID != "SMsid1" || r1.Attempts != 0 {
+			t.Errorf("first MT = %+v", r1)
 		}
-		if r2.Status != "failed" || r2.LastError != "21610 unsubscribed" || !r2.FailedAt.Equal(t0) {
+		if r2.Status != "failed" || r2.Attempts != 1 || r2.LastError != "21610 unsubscribed" ||
+			!r2.FailedAt.Equal(t0.Add(time.Millisecond+storage.ClaimLease+time.Second)) {
 			t.Errorf("failed MT = %+v", r2)
 		}
 		if r3.Status != "sent" || r3.SID != "SMsid3" || !r3.SentAt.Equal(t0.Add(time.Second)) ||
@@ -760,4 +778,43 @@ func testConcurrentMigrate(t *testing.T) {
 			t.Fatalf("concurrent Migrate: %v", err)
 		}
 	}
+}
+
+// Several servers claiming at once never get the same MT (SPEC §10 (5):
+// nothing sent twice).
+func TestPendingMTsClaimedOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for i := range 30 {
+			apply(t, db, donation.Result{MTs: []donation.MT{{To: fmt.Sprintf("+1202555%04d", 200+i), From: shortCode, Body: "hi"}}}, t0, fmt.Sprintf("SMc%d", i))
+		}
+		var mu sync.Mutex
+		claimed := map[string]int{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := db.PendingMTs(ctx, t0.Add(time.Minute), 100)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, m := range got {
+					claimed[m.ID]++
+				}
+			}()
+		}
+		wg.Wait()
+		if len(claimed) != 30 {
+			t.Errorf("%d MTs claimed, want 30", len(claimed))
+		}
+		for id, n := range claimed {
+			if n != 1 {
+				t.Errorf("MT %s claimed %d times", id, n)
+			}
+		}
+	})
 }
