@@ -142,11 +142,11 @@ func digits(s string) bool {
 
 // Match says what is wrong with a settlement line given what we recorded:
 // the donation or refund its reference names (nil if none), and whether its
-// server reference was already settled. "" means it matches.
+// server reference was already settled. "" means it matches. A mismatch is
+// named before a duplicate, so a tampered copy of a settled line reports
+// what was changed.
 func Match(l Line, carrier string, d *donation.Donation, r *Refund, settled bool) string {
 	switch {
-	case settled:
-		return "duplicate: server reference already settled"
 	case l.Net != l.Gross-l.CarrierFee:
 		return fmt.Sprintf("net %s is not gross %s minus fee %s", money(l.Net), money(l.Gross), money(l.CarrierFee))
 	case r != nil:
@@ -160,7 +160,7 @@ func Match(l Line, carrier string, d *donation.Donation, r *Refund, settled bool
 		case l.Gross != -r.Amount:
 			return fmt.Sprintf("gross %s, refund was %s", money(l.Gross), money(-r.Amount))
 		}
-		return ""
+		return duplicate(settled)
 	case d != nil:
 		switch {
 		case d.Status != donation.Completed:
@@ -172,9 +172,18 @@ func Match(l Line, carrier string, d *donation.Donation, r *Refund, settled bool
 		case l.Gross != d.Amount:
 			return fmt.Sprintf("gross %s, donation was %s", money(l.Gross), money(d.Amount))
 		}
-		return ""
+		return duplicate(settled)
 	}
 	return "unmatched: no donation or refund with this reference"
+}
+
+// duplicate reports a line that matches but whose server reference was
+// settled already, in an earlier file or earlier in this one.
+func duplicate(settled bool) string {
+	if settled {
+		return "duplicate: server reference already settled"
+	}
+	return ""
 }
 
 func money(cents int64) string {
