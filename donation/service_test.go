@@ -184,11 +184,7 @@ func TestBadInput(t *testing.T) {
 func TestConcurrentMOs(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
-		second := compliance.DemoProgram("https://sc.example")
-		second.ID, second.ShortCode = "demo2", "62263"
-		if err := db.SaveProgram(h.ctx, second); err != nil {
-			t.Fatal(err)
-		}
+		h.secondShortCode()
 		phone := "+12125550100"
 		// $40 given already: $10 left this month.
 		h.give(phone, 20)
@@ -257,11 +253,7 @@ func TestConcurrentMOs(t *testing.T) {
 func TestTwoShortCodesShareTheCap(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
-		second := compliance.DemoProgram("https://sc.example")
-		second.ID, second.ShortCode = "demo2", "62263"
-		if err := db.SaveProgram(h.ctx, second); err != nil {
-			t.Fatal(err)
-		}
+		h.secondShortCode()
 		phone := "+12125550100"
 		h.give(phone, 20)
 		h.send(phone, "GIVE 20") // reserved on 62262: $40 counted
@@ -276,4 +268,15 @@ func TestTwoShortCodesShareTheCap(t *testing.T) {
 			t.Errorf("second short code: got %q, want the $10 remaining allowance", last)
 		}
 	})
+}
+
+// secondShortCode adds the demo program on short code 62263, for the same
+// committee (AO 2012-30 allows shared and several short codes).
+func (h *harness) secondShortCode() {
+	h.t.Helper()
+	second := compliance.DemoProgram("https://sc.example")
+	second.ID, second.ShortCode = "demo2", "62263"
+	if err := h.db.SaveProgram(h.ctx, second); err != nil {
+		h.t.Fatal(err)
+	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"sync"
 	"testing"
@@ -18,21 +17,9 @@ import (
 // shortened, so that retries happen in milliseconds.
 func fastMain(t *testing.T, driver string) *Main {
 	t.Helper()
-	m := NewMain()
-	m.DB = storagetest.DSN(t, driver)
-	m.Addr, m.SimAddr = "127.0.0.1:0", "127.0.0.1:0"
-	m.TwilioAuthToken = "test-token"
-	m.Log = slog.New(slog.DiscardHandler)
-	m.ChargeBackoff, m.Poll, m.SimTimeout = 10*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond
-	if err := m.Start(context.Background()); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
+	return startMainWith(t, driver, func(m *Main) {
+		m.ChargeBackoff, m.Poll, m.SimTimeout = 10*time.Millisecond, 50*time.Millisecond, 100*time.Millisecond
 	})
-	return m
 }
 
 // donor is a phone in the simulator: it texts through the simulator's phone

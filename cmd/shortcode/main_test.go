@@ -23,11 +23,20 @@ import (
 // embedded simulator, on a fresh database of the driver.
 func startMain(t *testing.T, driver string) *Main {
 	t.Helper()
+	return startMainWith(t, driver, nil)
+}
+
+// startMainWith is startMain with settings changed by edit before the start.
+func startMainWith(t *testing.T, driver string, edit func(*Main)) *Main {
+	t.Helper()
 	m := NewMain()
 	m.DB = storagetest.DSN(t, driver)
 	m.Addr, m.SimAddr = "127.0.0.1:0", "127.0.0.1:0"
 	m.TwilioAuthToken = "test-token"
 	m.Log = slog.New(slog.DiscardHandler)
+	if edit != nil {
+		edit(m)
+	}
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v", err)
 	}
