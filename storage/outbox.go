@@ -185,9 +185,26 @@ func (db *DB) markPending(ctx context.Context, what, id, set string, args ...any
 	return nil
 }
 
-// MarkSent records that the gateway accepted a pending MT as sid.
+// MarkSent records that the gateway accepted a pending MT as sid, then
+// applies the status callbacks that arrived for sid before it was stored.
 func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error {
-	return db.markPending(ctx, "sent", id, `status = ?, sid = ?, sent_at = ?`, statusSent, sid, stamp(now))
+	if err := db.markPending(ctx, "sent", id, `status = ?, sid = ?, sent_at = ?`, statusSent, sid, stamp(now)); err != nil {
+		return err
+	}
+	var early []struct {
+		Status    string `db:"status"`
+		ErrorCode string `db:"error_code"`
+		At        stamp  `db:"at"`
+	}
+	if err := db.db.SelectContext(ctx, &early, db.rebind(`SELECT status, error_code, at FROM status_callbacks WHERE sid = ? ORDER BY at`), sid); err != nil {
+		return fmt.Errorf("mark MT %s sent: status callbacks: %w", id, err)
+	}
+	for _, e := range early {
+		if err := db.applyStatus(ctx, sid, e.Status, e.ErrorCode, time.Time(e.At)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MarkRetry counts a failed attempt of a pending MT and schedules the next.
@@ -203,15 +220,24 @@ func (db *DB) MarkFailed(ctx context.Context, id, reason string, now time.Time) 
 // RecordStatus stores a delivery status callback for the MT sent as sid,
 // unless the stored status ranks as high or higher (see deliveryRank): the
 // comparison is part of the UPDATE, so concurrent callbacks cannot go back
-// either. An unknown sid is not an error: nothing is stored.
+// either. Every callback is also kept in status_callbacks first, so that
+// one racing the sender's MarkSent is applied by whichever runs second.
 func (db *DB) RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error {
 	if sid == "" {
 		return nil
 	}
 	status = strings.ToLower(strings.TrimSpace(status))
-	rank := deliveryRank[status]
+	_, err := db.db.ExecContext(ctx, db.rebind(`INSERT INTO status_callbacks (sid, status, error_code, at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (sid, status) DO NOTHING`), sid, status, errorCode, stamp(now))
+	if err != nil {
+		return fmt.Errorf("record status %q of MT %s: %w", status, sid, err)
+	}
+	return db.applyStatus(ctx, sid, status, errorCode, now)
+}
+
+func (db *DB) applyStatus(ctx context.Context, sid, status, errorCode string, at time.Time) error {
 	_, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET delivery_status = ?, delivery_error = ?, delivery_at = ?
-		WHERE sid = ? AND `+rankSQL+` < ?`), status, errorCode, stamp(now), sid, rank)
+		WHERE sid = ? AND `+rankSQL+` < ?`), status, errorCode, stamp(at), sid, deliveryRank[status])
 	if err != nil {
 		return fmt.Errorf("record status %q of MT %s: %w", status, sid, err)
 	}

@@ -818,3 +818,28 @@ func TestPendingMTsClaimedOnce(t *testing.T) {
 		}
 	})
 }
+
+// A status callback that arrives before the sender stored the sid (it
+// races the gateway's answer) is applied once the sid is stored.
+func TestStatusBeforeSent(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		apply(t, db, donation.Result{MTs: []donation.MT{{To: phoneA, From: shortCode, Body: "hi"}}}, t0, "SMe1")
+		got, err := db.PendingMTs(ctx, t0, 10)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("PendingMTs = %v, %v", got, err)
+		}
+		for _, st := range []string{"sent", "delivered"} {
+			if err := db.RecordStatus(ctx, "SMearly", st, "", t0.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.MarkSent(ctx, got[0].ID, "SMearly", t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := db.OutboxRecords(ctx, phoneA)
+		if err != nil || len(recs) != 1 || recs[0].DeliveryStatus != "delivered" {
+			t.Errorf("after MarkSent, records = %+v, %v; want delivered", recs, err)
+		}
+	})
+}
