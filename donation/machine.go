@@ -53,7 +53,8 @@ var (
 // Input is the stored state one step starts from.
 type Input struct {
 	Now time.Time
-	// Programs are the active programs on the short code the MO came to.
+	// Programs are the programs on the short code the MO came to, active
+	// ones first; only active ones take keywords.
 	Programs []compliance.Program
 	// Subscriber is the stored subscriber (a new idle one if none).
 	Subscriber Subscriber
@@ -169,7 +170,7 @@ func (s *step) byID(id string) *compliance.Program {
 
 func (s *step) byKeyword(word string) *compliance.Program {
 	for i := range s.in.Programs {
-		if slices.Contains(s.in.Programs[i].Keywords, word) {
+		if s.in.Programs[i].Active && slices.Contains(s.in.Programs[i].Keywords, word) {
 			return &s.in.Programs[i]
 		}
 	}
@@ -242,6 +243,15 @@ func (s *step) handle(mo MO) error {
 	if d := s.open; d != nil && d.Status == Open && d.ChargePostedAt.IsZero() && !now.Before(d.ExpiresAt) {
 		if err := s.expire(); err != nil {
 			return err
+		}
+	}
+	// A request whose program was deactivated since ends without a charge.
+	if d := s.open; d != nil && d.ChargePostedAt.IsZero() {
+		if p := s.byID(d.ProgramID); p == nil || !p.Active {
+			if err := s.fire(evCancel); err != nil {
+				return err
+			}
+			s.finish(Cancelled)
 		}
 	}
 	norm := compliance.Normalize(mo.Body)
@@ -377,7 +387,8 @@ func (s *step) optIn(mo MO) {
 
 func (s *step) idle() error {
 	p := s.program()
-	if p == nil {
+	if p == nil || !p.Active {
+		// No hint to text a keyword that would not work.
 		return nil
 	}
 	if s.sub.ExpiredNotice {

@@ -15,7 +15,8 @@ type Store interface {
 	// returns nil. Any error rolls everything back.
 	Update(ctx context.Context, phone string, fn func(Tx) error) error
 
-	// Programs returns the active programs on a short code.
+	// Programs returns every program on a short code, active ones first;
+	// none means the short code is not ours.
 	Programs(ctx context.Context, shortCode string) ([]compliance.Program, error)
 	// Program returns one program by id, active or not.
 	Program(ctx context.Context, id string) (compliance.Program, error)

@@ -188,7 +188,7 @@ func (s *Service) lookup(ctx context.Context, programs []compliance.Program, pho
 	word, _ := compliance.SplitKeyword(compliance.Normalize(body))
 	keyword := false
 	for _, p := range programs {
-		keyword = keyword || slices.Contains(p.Keywords, word)
+		keyword = keyword || (p.Active && slices.Contains(p.Keywords, word))
 	}
 	if !keyword {
 		return nil, nil

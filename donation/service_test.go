@@ -280,3 +280,34 @@ func (h *harness) secondShortCode() {
 		h.t.Fatal(err)
 	}
 }
+
+// TestDeactivatedProgram: a deactivated program takes no new donations and
+// ends an open request without a charge, while STOP and HELP still work on
+// its short code.
+func TestDeactivatedProgram(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		phone := "+12125550100"
+		h.send(phone, "GIVE 10")
+		off := compliance.DemoProgram("https://sc.example")
+		off.Active = false
+		if err := db.SaveProgram(h.ctx, off); err != nil {
+			t.Fatal(err)
+		}
+		if mts := h.send(phone, "YES"); len(mts) != 0 {
+			t.Errorf("YES to a deactivated program got %q", mts)
+		}
+		if ds := h.donations(phone); len(ds) != 1 || ds[0].Status != donation.Cancelled || ds[0].Reserved() {
+			t.Errorf("open request of a deactivated program: %+v", ds)
+		}
+		if mts := h.send(phone, "GIVE 10"); len(mts) != 0 || len(h.donations(phone)) != 1 {
+			t.Errorf("keyword of a deactivated program: %q", mts)
+		}
+		if mts := h.send(phone, "HELP"); len(mts) != 1 {
+			t.Errorf("HELP on a deactivated program's short code: %q", mts)
+		}
+		if mts := h.send(phone, "STOP"); len(mts) != 1 || !h.subscriber(phone).OptedOut {
+			t.Errorf("STOP on a deactivated program's short code: %q", mts)
+		}
+	})
+}

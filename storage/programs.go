@@ -105,10 +105,12 @@ func (r programRow) program() (compliance.Program, error) {
 const programSelect = `SELECT p.config AS config, c.config AS committee
 	FROM programs p JOIN committees c ON c.id = p.committee_id`
 
-// Programs returns the active programs on a short code, by id.
+// Programs returns every program on a short code, active ones first, then
+// by id. Inactive programs take no new donations, but their donors' STOP and
+// HELP still work.
 func (db *DB) Programs(ctx context.Context, shortCode string) ([]compliance.Program, error) {
 	var rows []programRow
-	if err := db.db.SelectContext(ctx, &rows, db.rebind(programSelect+` WHERE p.short_code = ? AND p.active = ? ORDER BY p.id`), shortCode, true); err != nil {
+	if err := db.db.SelectContext(ctx, &rows, db.rebind(programSelect+` WHERE p.short_code = ? ORDER BY p.active DESC, p.id`), shortCode); err != nil {
 		return nil, fmt.Errorf("programs on %s: %w", shortCode, err)
 	}
 	out := make([]compliance.Program, 0, len(rows))

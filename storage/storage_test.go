@@ -588,8 +588,10 @@ func TestSaveProgram(t *testing.T) {
 		if len(active) != 2 || !reflect.DeepEqual(active[0], give) || !reflect.DeepEqual(active[1], hope) {
 			t.Errorf("Programs(%s) = %+v", shortCode, active)
 		}
-		if inactive, err := db.Programs(ctx, "55555"); err != nil || len(inactive) != 0 {
-			t.Errorf("Programs(55555) = %+v, %v; want none (inactive)", inactive, err)
+		// Inactive programs are listed too (their donors' STOP must work),
+		// after the active ones.
+		if inactive, err := db.Programs(ctx, "55555"); err != nil || len(inactive) != 1 || inactive[0].Active {
+			t.Errorf("Programs(55555) = %+v, %v; want the inactive program", inactive, err)
 		}
 		if got, err := db.Program(ctx, "elsewhere"); err != nil || got.Active {
 			t.Errorf("Program(elsewhere) = %+v, %v", got, err)

@@ -44,9 +44,9 @@ func runProgram(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "PROGRAM\tSHORT CODE\tKEYWORDS\tCOMMITTEE\tTYPE\tMODE")
+		fmt.Fprintln(w, "PROGRAM\tSHORT CODE\tKEYWORDS\tCOMMITTEE\tTYPE\tMODE\tACTIVE")
 		for _, p := range ps {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.ShortCode, strings.Join(p.Keywords, ","), p.Committee.ID, p.Committee.Type, p.Mode)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%v\n", p.ID, p.ShortCode, strings.Join(p.Keywords, ","), p.Committee.ID, p.Committee.Type, p.Mode, p.Active)
 		}
 		return w.Flush()
 	}
@@ -68,7 +68,7 @@ func runProgram(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	// The program being saved replaces its own earlier version.
-	others = slices.DeleteFunc(others, func(o compliance.Program) bool { return o.ID == p.ID })
+	others = slices.DeleteFunc(others, func(o compliance.Program) bool { return o.ID == p.ID || !o.Active })
 	if err := compliance.CheckShortCodes(append(others, p)); err != nil && p.Active {
 		return fmt.Errorf("program %s: %w", pos[1], err)
 	}
