@@ -33,6 +33,9 @@ type Tx interface {
 	// RecordMO stores an inbound message; fresh is false when the gateway
 	// already delivered this message id (nothing else may then change).
 	RecordMO(ctx context.Context, mo MO) (fresh bool, err error)
+	// CountMOs counts the MOs from a phone number received at or after
+	// since, the one being handled included.
+	CountMOs(ctx context.Context, phone string, since time.Time) (int, error)
 	// Subscriber returns the subscriber, or a new idle one if none is stored.
 	Subscriber(ctx context.Context, phone, shortCode string) (Subscriber, error)
 	// Donation returns one donation by id, or ErrNotFound.

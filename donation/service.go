@@ -51,6 +51,10 @@ type Service struct {
 	ChargeBackoff time.Duration
 	// Workers is how many charges are in flight at once; 8 when zero.
 	Workers int
+	// RateLimit is how many MOs a phone number may send in a minute before
+	// the next ones are recorded but not answered (SPEC §11); 20 when zero.
+	// STOP is honoured whatever the rate.
+	RateLimit int
 
 	inflight sync.Map // donation ids being charged by this process
 
@@ -159,6 +163,12 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 		if !fresh {
 			return ErrDuplicate
 		}
+		if over, err := s.overRate(ctx, tx, mo); over || err != nil {
+			if over {
+				s.log().Warn("MO over the rate limit: recorded, not answered", "phone", compliance.MaskPhone(phone), "mo", mo.MessageID)
+			}
+			return err
+		}
 		sub, err := tx.Subscriber(ctx, phone, mo.To)
 		if err != nil {
 			return err
@@ -178,6 +188,24 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 	}
 	s.after(res)
 	return nil
+}
+
+// overRate tells whether mo is over the number's rate limit. A STOP is
+// never over it: an opt-out must always be honoured.
+func (s *Service) overRate(ctx context.Context, tx Tx, mo MO) (bool, error) {
+	norm := compliance.Normalize(mo.Body)
+	if compliance.IsStop(norm) || compliance.LooksLikeStop(norm) {
+		return false, nil
+	}
+	limit := s.RateLimit
+	if limit <= 0 {
+		limit = 20
+	}
+	n, err := tx.CountMOs(ctx, mo.From, mo.At.Add(-time.Minute))
+	if err != nil {
+		return false, err
+	}
+	return n > limit, nil
 }
 
 // lookup screens the number at the carrier side when the MO starts with a

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
@@ -185,6 +186,7 @@ func TestConcurrentMOs(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
 		h.secondShortCode()
+		h.svc.RateLimit = 1000 // 50 MOs in a second: the lock, not the limit, is under test
 		phone := "+12125550100"
 		// $40 given already: $10 left this month.
 		h.give(phone, 20)
@@ -308,6 +310,34 @@ func TestDeactivatedProgram(t *testing.T) {
 		}
 		if mts := h.send(phone, "STOP"); len(mts) != 1 || !h.subscriber(phone).OptedOut {
 			t.Errorf("STOP on a deactivated program's short code: %q", mts)
+		}
+	})
+}
+
+// TestRateLimit: SPEC §11: over 20 MOs a minute from one number are recorded
+// but not answered; STOP is honoured whatever the rate.
+func TestRateLimit(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		phone := "+12125550100"
+		answered := 0
+		for range 25 {
+			answered += len(h.send(phone, "HELP"))
+			h.clock.Advance(-time.Second) // 25 MOs within the same second
+		}
+		if answered != 20 {
+			t.Errorf("%d of 25 HELPs answered, want 20", answered)
+		}
+		if n, _ := db.MOCount(h.ctx); n != 25 {
+			t.Errorf("%d MOs recorded, want all 25", n)
+		}
+		if mts := h.send(phone, "STOP"); len(mts) != 1 || !h.subscriber(phone).OptedOut {
+			t.Errorf("STOP over the rate limit: %q", mts)
+		}
+		h.clock.Advance(time.Minute)
+		h.send(phone, "START")
+		if mts := h.send(phone, "HELP"); len(mts) != 1 {
+			t.Errorf("HELP a minute later: %q", mts)
 		}
 	})
 }

@@ -103,6 +103,15 @@ func (t *tx) RecordMO(ctx context.Context, mo donation.MO) (bool, error) {
 	return n == 1, nil
 }
 
+// CountMOs counts the MOs from a phone number received at or after since.
+func (t *tx) CountMOs(ctx context.Context, phone string, since time.Time) (int, error) {
+	var n int
+	if err := t.tx.GetContext(ctx, &n, t.tx.Rebind(`SELECT COUNT(*) FROM mos WHERE phone = ? AND received_at >= ?`), phone, stamp(since)); err != nil {
+		return 0, fmt.Errorf("count MOs from %s: %w", compliance.MaskPhone(phone), err)
+	}
+	return n, nil
+}
+
 // subscriberRow is a row of subscribers.
 type subscriberRow struct {
 	Phone         string `db:"phone"`

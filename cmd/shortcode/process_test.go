@@ -87,7 +87,7 @@ type server struct {
 func serve(t *testing.T, addr string, args ...string) *server {
 	t.Helper()
 	out := &lockedBuffer{}
-	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", addr}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", addr, "--rate-limit", "1000"}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

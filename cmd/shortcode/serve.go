@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,8 @@ type Main struct {
 	// SimTimeout is how long the embedded simulator holds a request it
 	// times out. Zero means the defaults; tests shorten them.
 	Poll, SimTimeout time.Duration
+	// RateLimit is how many MOs a number may send a minute (SPEC §11).
+	RateLimit int
 	Log              *slog.Logger
 
 	// Set once Start returns.
@@ -82,6 +85,8 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	stringFlag(fs, &m.TwilioAccountSID, "twilio-account-sid", m.TwilioAccountSID, "Twilio account sid")
 	stringFlag(fs, &m.TwilioAPIURL, "twilio-api-url", m.TwilioAPIURL, "Twilio API base URL (default: the embedded simulator)")
 	stringFlag(fs, &m.Carriers, "carriers", m.Carriers, "carrier configuration file, JSON (default: the embedded simulator's carriers)")
+	rate := env("rate-limit", "20")
+	fs.StringVar(&rate, "rate-limit", rate, "MOs a phone number may send in a minute; more are recorded, not answered (STOP always works) ($SHORTCODE_RATE_LIMIT)")
 	backoff := env("charge-backoff", "1s")
 	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +95,11 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
+	n, err := strconv.Atoi(rate)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("serve: --rate-limit %q: want a positive number", rate)
+	}
+	m.RateLimit = n
 	d, err := time.ParseDuration(backoff)
 	if err != nil || d <= 0 {
 		return fmt.Errorf("serve: --charge-backoff %q: want a positive duration", backoff)
@@ -181,6 +191,7 @@ func (m *Main) Start(ctx context.Context) error {
 		Store: db, Outbox: db, Looker: router, Carriers: router, Log: m.Log,
 		Clock:         donation.SystemClock{},
 		ChargeBackoff: m.ChargeBackoff,
+		RateLimit:     m.RateLimit,
 		Sender: &twilio.Client{
 			BaseURL: apiURL, AccountSID: m.TwilioAccountSID, AuthToken: m.TwilioAuthToken,
 			StatusCallback: m.PublicURL + twilio.StatusPath,
