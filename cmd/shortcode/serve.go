@@ -52,7 +52,7 @@ type Main struct {
 	Poll, SimTimeout time.Duration
 	// RateLimit is how many MOs a number may send a minute (SPEC §11).
 	RateLimit int
-	Log              *slog.Logger
+	Log       *slog.Logger
 
 	// Set once Start returns.
 	URL    string // where the service listens, e.g. http://127.0.0.1:8080
