@@ -75,7 +75,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		db, err = sqlx.Open(Postgres, dsn)
 		if err == nil {
-			// Keep a few connections warm for bursts of Update.
+			// Keep a few connections warm for bursts of Update, and bound
+			// them so that a burst waits for a connection instead of
+			// exhausting the server's; no code path holds two at once.
+			db.SetMaxOpenConns(32)
 			db.SetMaxIdleConns(8)
 			db.SetConnMaxIdleTime(5 * time.Minute)
 		}
