@@ -48,20 +48,29 @@ func TestSignatureAgainstNode(t *testing.T) {
 	type signCase struct {
 		Token  string            `json:"token"`
 		URL    string            `json:"url"`
-		Params map[string]string `json:"params"`
+		Params map[string][]string `json:"params"`
+	}
+	one := func(m map[string]string) map[string][]string {
+		out := map[string][]string{}
+		for k, v := range m {
+			out[k] = []string{v}
+		}
+		return out
 	}
 	cases := []signCase{
-		{specToken, specURL, map[string]string{
+		{specToken, specURL, one(map[string]string{
 			"CallSid": "CA1234567890ABCDE", "Caller": "+12349013030", "Digits": "1234",
-			"From": "+12349013030", "To": "+18005551212"}},
-		{"f00dfeedf00dfeedf00dfeedf00dfeed", "http://127.0.0.1:8080/gateways/twilio/sms", map[string]string{
+			"From": "+12349013030", "To": "+18005551212"})},
+		{"f00dfeedf00dfeedf00dfeedf00dfeed", "http://127.0.0.1:8080/gateways/twilio/sms", one(map[string]string{
 			"MessageSid": "SM0123456789abcdef0123456789abcdef", "SmsSid": "SM0123456789abcdef0123456789abcdef",
 			"AccountSid": "AC00000000000000000000000000000000", "From": "+12025554321", "To": "41444",
-			"Body": "Oui, je donne 10 € — YES 👍", "NumMedia": "0", "NumSegments": "1", "ApiVersion": "2010-04-01"}},
-		{"tok", "https://sms.example.org/gateways/twilio/status?x=a%20b&y=%E2%82%AC", map[string]string{
+			"Body": "Oui, je donne 10 € — YES 👍", "NumMedia": "0", "NumSegments": "1", "ApiVersion": "2010-04-01"})},
+		{"tok", "https://sms.example.org/gateways/twilio/status?x=a%20b&y=%E2%82%AC", one(map[string]string{
 			"MessageSid": "SMfedcba9876543210fedcba9876543210", "MessageStatus": "undelivered",
-			"ErrorCode": "30003", "Empty": "", "lower": "after Upper", "Upper": "x"}},
-		{"tok", "https://sms.example.org/empty", map[string]string{}},
+			"ErrorCode": "30003", "Empty": "", "lower": "after Upper", "Upper": "x"})},
+		{"tok", "https://sms.example.org/empty", map[string][]string{}},
+		// A repeated name: Twilio's signer sorts and deduplicates the values.
+		{"tok", "https://sms.example.org/repeat", map[string][]string{"A": {"2", "1", "2"}, "B": {"x"}}},
 	}
 	in, err := json.Marshal(cases)
 	if err != nil {
@@ -82,10 +91,7 @@ func TestSignatureAgainstNode(t *testing.T) {
 		t.Fatalf("node signed %d cases, want %d", len(want), len(cases))
 	}
 	for i, c := range cases {
-		params := url.Values{}
-		for k, v := range c.Params {
-			params.Set(k, v)
-		}
+		params := url.Values(c.Params)
 		if got := twilio.Signature(c.Token, c.URL, params); got != want[i] {
 			t.Errorf("case %d (%s): Signature = %q, node says %q", i, c.URL, got, want[i])
 		}

@@ -29,7 +29,8 @@ const SignatureHeader = "X-Twilio-Signature"
 // The signature is the base64 encoding of HMAC-SHA1 keyed with authToken
 // over fullURL followed by every parameter, sorted by name, appended as name
 // and value with no separators. A name with several values is appended once
-// per value, in the order the values appear in params.
+// per distinct value, values sorted, as Twilio's own libraries do (a form
+// can repeat a name; Twilio's SMS webhooks do not).
 func Signature(authToken, fullURL string, params url.Values) string {
 	mac := hmac.New(sha1.New, []byte(authToken))
 	io.WriteString(mac, fullURL)
@@ -39,7 +40,9 @@ func Signature(authToken, fullURL string, params url.Values) string {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		for _, value := range params[name] {
+		values := slices.Clone(params[name])
+		slices.Sort(values)
+		for _, value := range slices.Compact(values) {
 			io.WriteString(mac, name)
 			io.WriteString(mac, value)
 		}
