@@ -46,8 +46,8 @@ func TestSignatureAgainstNode(t *testing.T) {
 	}
 
 	type signCase struct {
-		Token  string            `json:"token"`
-		URL    string            `json:"url"`
+		Token  string              `json:"token"`
+		URL    string              `json:"url"`
 		Params map[string][]string `json:"params"`
 	}
 	one := func(m map[string]string) map[string][]string {
