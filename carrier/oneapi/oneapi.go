@@ -203,15 +203,11 @@ func (c *Client) Charge(ctx context.Context, req donation.ChargeRequest) (donati
 			return unknown, fmt.Errorf("%s: %w: HTTP %d with transactionOperationStatus %q",
 				op, ErrMalformed, ans.status, t.TransactionOperationStatus)
 		}
-	case ans.status == http.StatusBadRequest || ans.status == http.StatusForbidden:
-		ex, err := ans.exception()
+	case ans.refused():
+		code, reason, err := ans.decline(req.Phone)
 		if err != nil {
 			return unknown, fmt.Errorf("%s: %w", op, err)
 		}
-		if ex.MessageID == "SVC0002" {
-			return unknown, fmt.Errorf("%s: %w: %s", op, ErrReferenceReused, ex.describe(req.Phone))
-		}
-		code, reason := ex.decline(req.Phone)
 		return donation.ChargeResult{Outcome: donation.ChargeDeclined, Code: code, Reason: reason}, nil
 	}
 	return unknown, fmt.Errorf("%s: %w", op, ans.failure(req.Phone))
@@ -341,18 +337,34 @@ func (c *Client) Refund(ctx context.Context, req donation.RefundRequest) (donati
 			return unknown, fmt.Errorf("%s: %w: HTTP %d: Refunded without a serverReferenceCode", op, ErrMalformed, ans.status)
 		}
 		return donation.RefundResult{Outcome: donation.Charged, ServerRef: t.ServerReferenceCode}, nil
-	case ans.status == http.StatusBadRequest || ans.status == http.StatusForbidden:
-		ex, err := ans.exception()
+	case ans.refused():
+		code, reason, err := ans.decline(req.Phone)
 		if err != nil {
 			return unknown, fmt.Errorf("%s: %w", op, err)
 		}
-		if ex.MessageID == "SVC0002" {
-			return unknown, fmt.Errorf("%s: %w: %s", op, ErrReferenceReused, ex.describe(req.Phone))
-		}
-		code, reason := ex.decline(req.Phone)
 		return donation.RefundResult{Outcome: donation.ChargeDeclined, Code: code, Reason: reason}, nil
 	}
 	return unknown, fmt.Errorf("%s: %w", op, ans.failure(req.Phone))
+}
+
+// refused reports a service (400) or policy (403) error answer.
+func (a answer) refused() bool {
+	return a.status == http.StatusBadRequest || a.status == http.StatusForbidden
+}
+
+// decline reads a refusal: the carrier's code and the taxonomy reason, or
+// an error when the body is not a requestError or says SVC0002 (a reused
+// reference is not a decline: the status query resolves it).
+func (a answer) decline(phone string) (code, reason string, err error) {
+	ex, err := a.exception()
+	if err != nil {
+		return "", "", err
+	}
+	if ex.MessageID == "SVC0002" {
+		return "", "", fmt.Errorf("%w: %s", ErrReferenceReused, ex.describe(phone))
+	}
+	code, reason = ex.decline(phone)
+	return code, reason, nil
 }
 
 // Lookup asks the carrier side for the country, carrier and line type of
