@@ -148,7 +148,7 @@ func (b *biller) total() (n int, cents int64) {
 // harness runs the service against a real store with a fixed clock, a
 // seeded random source and a test biller.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	db     *storage.DB
 	svc    *donation.Service
@@ -162,7 +162,7 @@ type harness struct {
 
 const shortCode = "62262"
 
-func newHarness(t *testing.T, db *storage.DB, edit func(*compliance.Program)) *harness {
+func newHarness(t testing.TB, db *storage.DB, edit func(*compliance.Program)) *harness {
 	t.Helper()
 	p := compliance.DemoProgram("https://sc.example")
 	if edit != nil {
