@@ -49,6 +49,10 @@ type Service struct {
 	// whose outcome was unknown; it doubles up to five minutes. One second
 	// when zero.
 	ChargeBackoff time.Duration
+	// ChargeLease is how long an attempt at a charge is left to the server
+	// that claimed it before another may make it (if that server died);
+	// 30 seconds when zero. It should outlast the carrier client's timeout.
+	ChargeLease time.Duration
 	// Workers is how many charges are in flight at once; 8 when zero.
 	Workers int
 	// RateLimit is how many MOs a phone number may send in a minute before
@@ -352,6 +356,10 @@ func (s *Service) ChargePending(ctx context.Context) (int, error) {
 
 // charge makes one attempt at donation d and records what it learned.
 func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
+	d, claimed, err := s.claimCharge(ctx, d)
+	if err != nil || !claimed {
+		return false, err
+	}
 	p, err := s.Store.Program(ctx, d.ProgramID)
 	if err != nil {
 		return false, fmt.Errorf("charge %s: program: %w", d.ID, err)
@@ -409,6 +417,35 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 	}
 	s.after(res)
 	return len(res.Donations) > 0, nil
+}
+
+// claimCharge takes the next attempt at d's charge for this server, so that
+// another server does not call the carrier about it at the same time (the
+// shared correlator would make that harmless, but it is wasted work and
+// noise at the carrier). It returns the donation as stored.
+func (s *Service) claimCharge(ctx context.Context, d Donation) (Donation, bool, error) {
+	lease := s.ChargeLease
+	if lease <= 0 {
+		lease = 30 * time.Second
+	}
+	claimed := false
+	err := s.Store.Update(ctx, d.Phone, func(tx Tx) error {
+		cur, err := tx.Donation(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if cur.Status != Open || cur.ChargePostedAt.IsZero() || cur.NextChargeAt.After(now) {
+			return nil // settled, or another server's attempt or backoff
+		}
+		cur.NextChargeAt = now.Add(lease)
+		d, claimed = cur, true
+		return tx.Apply(ctx, Result{Donations: []Donation{cur}}, now, "")
+	})
+	if err != nil {
+		return d, false, fmt.Errorf("charge %s: claim: %w", d.ID, err)
+	}
+	return d, claimed, nil
 }
 
 // retryCharge counts an attempt whose outcome is unknown and schedules the

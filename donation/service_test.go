@@ -341,3 +341,54 @@ func TestRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// gatedBiller holds every charge until the gate opens.
+type gatedBiller struct {
+	*biller
+	gate chan struct{}
+}
+
+func (g gatedBiller) Charge(ctx context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
+	<-g.gate
+	return g.biller.Charge(ctx, req)
+}
+
+func (g gatedBiller) Biller(string) (donation.Biller, error) { return g, nil }
+
+// TestChargeClaimedOnce: two servers' charge workers on one store call the
+// carrier once for a donation: the first claims the attempt.
+func TestChargeClaimedOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		phone := "+12125550100"
+		h.send(phone, "GIVE 10")
+		h.send(phone, "YES")
+		h.send(phone, h.pins[phone])
+		gated := gatedBiller{biller: h.biller, gate: make(chan struct{})}
+		servers := []*donation.Service{
+			{Store: db, Outbox: db, Carriers: gated, Looker: h.looker, Clock: h.clock},
+			{Store: db, Outbox: db, Carriers: gated, Looker: h.looker, Clock: h.clock},
+		}
+		done := make(chan int, 2)
+		go func() {
+			n, _ := servers[0].ChargePending(h.ctx)
+			done <- n
+		}()
+		// The second server looks while the first one's call is held.
+		for h.donations(phone)[0].NextChargeAt.IsZero() {
+			time.Sleep(time.Millisecond)
+		}
+		n, err := servers[1].ChargePending(h.ctx)
+		if err != nil || n != 0 {
+			t.Errorf("second server: %d charged, %v; want it to leave the claimed attempt alone", n, err)
+		}
+		close(gated.gate)
+		if n := <-done; n != 1 {
+			t.Errorf("first server charged %d", n)
+		}
+		if h.biller.calls != 1 {
+			t.Errorf("carrier called %d times, want 1", h.biller.calls)
+		}
+		h.checkInvariants(phone)
+	})
+}

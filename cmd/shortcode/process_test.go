@@ -156,7 +156,7 @@ func TestKillDuringCharge(t *testing.T) {
 	s, simURL, carriers := standaloneSim(t, "http://"+addr, 5*time.Second)
 	dbPath := filepath.Join(t.TempDir(), "kill.db")
 	args := []string{"--db", dbPath, "--sim-addr", "off", "--twilio-api-url", simURL, "--carriers", carriers,
-		"--twilio-auth-token", "test-token", "--charge-backoff", "50ms"}
+		"--twilio-auth-token", "test-token", "--charge-backoff", "50ms", "--charge-lease", "1s"}
 	first := serve(t, addr, args...)
 
 	phone := "+12075550107"

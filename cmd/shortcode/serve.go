@@ -44,8 +44,9 @@ type Main struct {
 	// Carriers is a JSON carrier configuration file (see docs/carriers.md);
 	// empty means the embedded simulator's carriers.
 	Carriers string
-	// ChargeBackoff is the first wait after an unknown charge outcome.
-	ChargeBackoff time.Duration
+	// ChargeBackoff is the first wait after an unknown charge outcome;
+	// ChargeLease how long an attempt is left to the server making it.
+	ChargeBackoff, ChargeLease time.Duration
 	// Poll is how often the workers look for work nobody woke them for;
 	// SimTimeout is how long the embedded simulator holds a request it
 	// times out. Zero means the defaults; tests shorten them.
@@ -87,6 +88,8 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	stringFlag(fs, &m.Carriers, "carriers", m.Carriers, "carrier configuration file, JSON (default: the embedded simulator's carriers)")
 	rate := env("rate-limit", "20")
 	fs.StringVar(&rate, "rate-limit", rate, "MOs a phone number may send in a minute; more are recorded, not answered (STOP always works) ($SHORTCODE_RATE_LIMIT)")
+	lease := env("charge-lease", "30s")
+	fs.StringVar(&lease, "charge-lease", lease, "how long a charge attempt is left to the server making it before another server (or a restart) may retry it ($SHORTCODE_CHARGE_LEASE)")
 	backoff := env("charge-backoff", "1s")
 	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +108,9 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 		return fmt.Errorf("serve: --charge-backoff %q: want a positive duration", backoff)
 	}
 	m.ChargeBackoff = d
+	if m.ChargeLease, err = time.ParseDuration(lease); err != nil || m.ChargeLease <= 0 {
+		return fmt.Errorf("serve: --charge-lease %q: want a positive duration", lease)
+	}
 	return nil
 }
 
@@ -191,6 +197,7 @@ func (m *Main) Start(ctx context.Context) error {
 		Store: db, Outbox: db, Looker: router, Carriers: router, Log: m.Log,
 		Clock:         donation.SystemClock{},
 		ChargeBackoff: m.ChargeBackoff,
+		ChargeLease:   m.ChargeLease,
 		RateLimit:     m.RateLimit,
 		Sender: &twilio.Client{
 			BaseURL: apiURL, AccountSID: m.TwilioAccountSID, AuthToken: m.TwilioAuthToken,
