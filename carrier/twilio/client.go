@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
 )
 
@@ -64,7 +65,7 @@ var phoneLike = regexp.MustCompile(`\+?[0-9]{7,15}`)
 // Error describes the error with any phone numbers in Twilio's text masked,
 // so that it can be logged.
 func (e *APIError) Error() string {
-	msg := phoneLike.ReplaceAllStringFunc(e.Message, MaskPhone)
+	msg := phoneLike.ReplaceAllStringFunc(e.Message, compliance.MaskPhone)
 	if e.Code == 0 {
 		return fmt.Sprintf("twilio: HTTP %d: %s", e.Status, msg)
 	}

@@ -72,17 +72,3 @@ func TestValidSignature(t *testing.T) {
 		})
 	}
 }
-
-func TestMaskPhone(t *testing.T) {
-	tests := map[string]string{
-		"+12025554321":  "+1******4321",
-		"+447700900123": "+4*******0123",
-		"12345":         "*****",
-		"":              "",
-	}
-	for in, want := range tests {
-		if got := twilio.MaskPhone(in); got != want {
-			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

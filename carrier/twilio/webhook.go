@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
 )
 
@@ -143,11 +144,11 @@ func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
 		w.log().Warn("twilio: MO to an unknown short code", "sid", mo.MessageID, "to", mo.To)
 		http.Error(rw, "unknown short code", http.StatusNotFound)
 	case errors.As(err, &bad) && bad.BadInput():
-		w.log().Warn("twilio: MO refused as bad input", "sid", mo.MessageID, "from", MaskPhone(mo.From), "err", err)
+		w.log().Warn("twilio: MO refused as bad input", "sid", mo.MessageID, "from", compliance.MaskPhone(mo.From), "err", err)
 		badRequest(rw, "bad input")
 	default:
 		w.log().Error("twilio: handling MO failed; the gateway will retry",
-			"sid", mo.MessageID, "from", MaskPhone(mo.From), "to", mo.To, "err", err)
+			"sid", mo.MessageID, "from", compliance.MaskPhone(mo.From), "to", mo.To, "err", err)
 		http.Error(rw, "temporarily unavailable", http.StatusServiceUnavailable)
 	}
 }
@@ -271,15 +272,4 @@ func badRequest(rw http.ResponseWriter, msg string) {
 func clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.ReplaceAll(s, "\x00", "")
-}
-
-// MaskPhone hides the middle of a phone number for logs (SPEC §11):
-// +12025550123 becomes +1******0123. It keeps the first two and the last
-// four characters; strings of six characters or fewer are masked entirely.
-func MaskPhone(phone string) string {
-	r := []rune(phone)
-	if len(r) <= 6 {
-		return strings.Repeat("*", len(r))
-	}
-	return string(r[:2]) + strings.Repeat("*", len(r)-6) + string(r[len(r)-4:])
 }
