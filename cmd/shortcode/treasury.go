@@ -83,8 +83,6 @@ func parseDollars(name, s string) (int64, error) {
 	return cents, nil
 }
 
-func money(cents int64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
-
 // interspersed parses flags that may come after positional arguments.
 func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
@@ -136,7 +134,7 @@ func runRefund(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				deadline = r.Deadline.Format(time.DateOnly)
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", r.ID, r.DonationID, compliance.MaskPhone(r.Phone),
-				money(r.Amount), r.Reason, r.Status, r.RequestedAt.Format(time.DateOnly), deadline, r.Late(now))
+				treasury.Dollars(r.Amount), r.Reason, r.Status, r.RequestedAt.Format(time.DateOnly), deadline, r.Late(now))
 		}
 		return w.Flush()
 	}
@@ -154,7 +152,7 @@ func runRefund(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	switch r.Status {
 	case treasury.Refunded:
-		fmt.Fprintf(stdout, "refunded %s of donation %s (refund %s, carrier reference %s)\n", money(r.Amount), r.DonationID, r.ID, r.ServerRef)
+		fmt.Fprintf(stdout, "refunded %s of donation %s (refund %s, carrier reference %s)\n", treasury.Dollars(r.Amount), r.DonationID, r.ID, r.ServerRef)
 	case treasury.Refused:
 		return fmt.Errorf("refund %s of donation %s refused by the carrier: %s", r.ID, r.DonationID, r.DeclineReason)
 	default:
@@ -256,7 +254,7 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if x.Missed {
 				state = "MISSED"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", x.Donation.ID, x.Donation.CommitteeID, money(x.Donation.Amount),
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", x.Donation.ID, x.Donation.CommitteeID, treasury.Dollars(x.Donation.Amount),
 				x.Donation.ReceivedAt.Format(time.RFC3339), x.Deadline.Format(time.RFC3339), state)
 		}
 		return w.Flush()
@@ -282,6 +280,6 @@ func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "forward %s: %d contributions, %s, to %s (reference %s)\n", f.ID, f.Count, money(f.Amount), f.CommitteeID, f.Reference)
+	fmt.Fprintf(stdout, "forward %s: %d contributions, %s, to %s (reference %s)\n", f.ID, f.Count, treasury.Dollars(f.Amount), f.CommitteeID, f.Reference)
 	return nil
 }

@@ -115,7 +115,7 @@ func (s *Service) Refund(ctx context.Context, donationID string, reason Reason, 
 	if err := s.Store.BeginRefund(ctx, r, Refundable); err != nil {
 		return Refund{}, fmt.Errorf("refund %s: %w", donationID, err)
 	}
-	detail := fmt.Sprintf("donation=%s refund=%s reason=%s amount=%s", d.ID, r.ID, reason, money(d.Amount))
+	detail := fmt.Sprintf("donation=%s refund=%s reason=%s amount=%s", d.ID, r.ID, reason, Dollars(d.Amount))
 	if err := s.Store.LogAction(ctx, now, actor, "refund", detail); err != nil {
 		return r, err
 	}
@@ -226,14 +226,14 @@ func (s *Service) RecordForward(ctx context.Context, committeeID string, through
 			return fmt.Errorf("forward: no unforwarded contributions to %s received through %s", committeeID, through.Format(time.DateOnly))
 		}
 		if amount != nil && *amount != got.Amount {
-			return fmt.Errorf("forward: amount %s does not match the %d contributions' total %s", money(*amount), got.Count, money(got.Amount))
+			return fmt.Errorf("forward: amount %s does not match the %d contributions' total %s", Dollars(*amount), got.Count, Dollars(got.Amount))
 		}
 		return nil
 	})
 	if err != nil {
 		return f, err
 	}
-	detail := fmt.Sprintf("forward=%s committee=%s amount=%s count=%d reference=%s", f.ID, committeeID, money(f.Amount), f.Count, reference)
+	detail := fmt.Sprintf("forward=%s committee=%s amount=%s count=%d reference=%s", f.ID, committeeID, Dollars(f.Amount), f.Count, reference)
 	return f, s.Store.LogAction(ctx, f.At, actor, "forward", detail)
 }
 

@@ -148,7 +148,7 @@ func digits(s string) bool {
 func Match(l Line, carrier string, d *donation.Donation, r *Refund, settled bool) string {
 	switch {
 	case l.Net != l.Gross-l.CarrierFee:
-		return fmt.Sprintf("net %s is not gross %s minus fee %s", money(l.Net), money(l.Gross), money(l.CarrierFee))
+		return fmt.Sprintf("net %s is not gross %s minus fee %s", Dollars(l.Net), Dollars(l.Gross), Dollars(l.CarrierFee))
 	case r != nil:
 		switch {
 		case r.Carrier != carrier:
@@ -158,7 +158,7 @@ func Match(l Line, carrier string, d *donation.Donation, r *Refund, settled bool
 		case l.ServerRef != r.ServerRef:
 			return fmt.Sprintf("server reference %s, ours is %s", l.ServerRef, r.ServerRef)
 		case l.Gross != -r.Amount:
-			return fmt.Sprintf("gross %s, refund was %s", money(l.Gross), money(-r.Amount))
+			return fmt.Sprintf("gross %s, refund was %s", Dollars(l.Gross), Dollars(-r.Amount))
 		}
 		return duplicate(settled)
 	case d != nil:
@@ -170,7 +170,7 @@ func Match(l Line, carrier string, d *donation.Donation, r *Refund, settled bool
 		case l.ServerRef != d.ServerRef:
 			return fmt.Sprintf("server reference %s, ours is %s", l.ServerRef, d.ServerRef)
 		case l.Gross != d.Amount:
-			return fmt.Sprintf("gross %s, donation was %s", money(l.Gross), money(d.Amount))
+			return fmt.Sprintf("gross %s, donation was %s", Dollars(l.Gross), Dollars(d.Amount))
 		}
 		return duplicate(settled)
 	}
@@ -186,7 +186,8 @@ func duplicate(settled bool) string {
 	return ""
 }
 
-func money(cents int64) string {
+// Dollars formats cents for people: "$10.00", "-$10.00".
+func Dollars(cents int64) string {
 	sign := ""
 	if cents < 0 {
 		sign, cents = "-", -cents
@@ -219,5 +220,5 @@ func (r Report) Summary() string {
 	if r.AlreadyImported {
 		return fmt.Sprintf("%s: already imported (sha256 %s); nothing changed", r.File, r.SHA256[:12])
 	}
-	return fmt.Sprintf("%s (%s): %d lines, %d matched, %d reported; %s remitted", r.File, r.Carrier, len(r.Lines), r.Matched, r.Problems, money(r.Remitted))
+	return fmt.Sprintf("%s (%s): %d lines, %d matched, %d reported; %s remitted", r.File, r.Carrier, len(r.Lines), r.Matched, r.Problems, Dollars(r.Remitted))
 }
