@@ -392,3 +392,84 @@ func TestChargeClaimedOnce(t *testing.T) {
 		h.checkInvariants(phone)
 	})
 }
+
+// sender answers MTs as told per recipient: accepted, failing, or
+// unsubscribed at the gateway.
+type sender struct {
+	mu      sync.Mutex
+	answers map[string]error
+	sent    []donation.MT
+}
+
+func (s *sender) Send(_ context.Context, mt donation.MT) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.answers[mt.To]; err != nil {
+		return "", err
+	}
+	s.sent = append(s.sent, mt)
+	return fmt.Sprintf("SM%032d", len(s.sent)), nil
+}
+
+// TestSendPending: SPEC §12.1: MTs are sent from the outbox until accepted,
+// in order per number (a failing MT holds the later ones back), and a
+// gateway's 21610 (recipient unsubscribed) is recorded as an opt-out.
+func TestSendPending(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		ok, flaky, gone := "+12125550101", "+12125550102", "+12125550103"
+		for _, p := range []string{ok, flaky, gone} {
+			h.send(p, "GIVE") // amount prompt
+			h.send(p, "HELP") // help text
+		}
+		s := &sender{answers: map[string]error{
+			flaky: errors.New("gateway 503"),
+			gone:  fmt.Errorf("21610: %w", donation.ErrUnsubscribed),
+		}}
+		h.svc.Outbox, h.svc.Sender = db, s
+		// One MT per number per round, so that each number's go in order.
+		sent := 0
+		for range 3 {
+			n, err := h.svc.SendPending(h.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent += n
+		}
+		if sent != 2 {
+			t.Fatalf("sent %d MTs, want the 2 to %s", sent, ok)
+		}
+		for _, mt := range s.sent {
+			if mt.To != ok {
+				t.Errorf("sent %q to %s", mt.Body, mt.To)
+			}
+		}
+		if !h.subscriber(gone).OptedOut {
+			t.Error("21610 did not opt the number out")
+		}
+		if ds := h.donations(gone); ds[0].Status != donation.Cancelled {
+			t.Errorf("the unsubscribed number's request is %s, want cancelled", ds[0].Status)
+		}
+		recs, _ := db.OutboxRecords(h.ctx, flaky)
+		if recs[0].Status != "pending" || recs[0].Attempts != 1 || recs[1].Attempts != 0 {
+			t.Errorf("failing MTs: %+v", recs)
+		}
+		// The gateway recovers: the held MTs go out, oldest first.
+		s.answers[flaky] = nil
+		h.clock.Advance(time.Hour)
+		for range 2 {
+			if _, err := h.svc.SendPending(h.ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var order []string
+		for _, mt := range s.sent {
+			if mt.To == flaky {
+				order = append(order, mt.Body[:20])
+			}
+		}
+		if len(order) != 2 || !strings.HasPrefix(order[0], "Demo PAC: thanks") {
+			t.Errorf("after recovery, sent to %s: %q", flaky, order)
+		}
+	})
+}
