@@ -119,7 +119,22 @@ type MT struct {
 	From       string // short code
 	Body       string
 	DonationID string // empty when not about a donation
+	Kind       MTKind
+	// Redacted is Body with its secrets (a PIN, a page token) masked: what
+	// is kept once the MT has left the queue. Empty when Body has none.
+	Redacted string
 }
+
+// MTKind tells apart the MTs the sending rules treat differently.
+type MTKind string
+
+const (
+	// Reply is any MT but the opt-out confirmation.
+	Reply MTKind = ""
+	// OptOutConfirmation is the one text a number gets after STOP (SPEC
+	// §10 (4)); it is sent although the number has opted out.
+	OptOutConfirmation MTKind = "opt_out"
+)
 
 // Certification is one record of the certification log (SPEC §8).
 type Certification struct {
@@ -178,6 +193,9 @@ type Result struct {
 	Certification *Certification
 	Consent       *ConsentEvent
 	Effects       []Effect
+	// DropQueued cancels the subscriber's MTs still waiting in the outbox
+	// (STOP): after an opt-out only its confirmation may go out.
+	DropQueued bool
 }
 
 // Errors returned by the service.

@@ -184,6 +184,7 @@ func newHarness(t testing.TB, db *storage.DB, edit func(*compliance.Program)) *h
 		Store: db, Outbox: db, Carriers: h.biller, Looker: h.looker, Clock: h.clock,
 		ChargeBackoff: time.Nanosecond,
 		Rand:          mrand.NewChaCha8([32]byte{1}),
+		PINKey:        []byte("harness PIN key, 32 bytes long.."),
 	}
 	h.svc.Start()
 	return h

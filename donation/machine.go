@@ -2,8 +2,8 @@ package donation
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -76,6 +76,9 @@ type Input struct {
 	NewID    func() string
 	NewPIN   func() string
 	NewToken func() string
+	// PINKey is the server secret PINs are hashed with (HMAC-SHA256), so
+	// that a stored hash cannot be reversed by trying the 10^6 PINs.
+	PINKey []byte
 }
 
 // step is one message's worth of work: the FSM rebuilt from the stored
@@ -196,16 +199,18 @@ func vars(p *compliance.Program, d *Donation) compliance.Vars {
 	return v
 }
 
-// send queues an MT rendered from tmpl.
-func (s *step) send(p *compliance.Program, tmpl string, v compliance.Vars, d *Donation) {
+// send queues an MT rendered from tmpl and returns it for the caller to
+// annotate until the next send; nil when there is nothing to send.
+func (s *step) send(p *compliance.Program, tmpl string, v compliance.Vars, d *Donation) *MT {
 	if p == nil || tmpl == "" {
-		return
+		return nil
 	}
 	mt := MT{To: s.sub.Phone, From: s.sub.ShortCode, Body: compliance.Render(tmpl, v)}
 	if d != nil {
 		mt.DonationID = d.ID
 	}
 	s.res.MTs = append(s.res.MTs, mt)
+	return &s.res.MTs[len(s.res.MTs)-1]
 }
 
 // finish ends the open donation with status st, releasing its reservation.
@@ -346,7 +351,9 @@ func (s *step) stop(mo MO, inferred bool) error {
 		return err
 	}
 	if p != nil {
-		s.send(p, p.Templates.Stop, vars(p, nil), nil)
+		if mt := s.send(p, p.Templates.Stop, vars(p, nil), nil); mt != nil {
+			mt.Kind = OptOutConfirmation
+		}
 	}
 	return nil
 }
@@ -370,6 +377,7 @@ func (s *step) revoke(ev ConsentEvent) error {
 	s.sub.State = Idle
 	s.sub.OptedOut = true
 	s.sub.ExpiredNotice = false
+	s.res.DropQueued = true
 	s.effect(OptOut, nil)
 	ev.Phone, ev.ShortCode, ev.At, ev.Kind = s.sub.Phone, s.sub.ShortCode, s.in.Now, string(OptOut)
 	s.res.Consent = &ev
@@ -571,7 +579,7 @@ func (s *step) certify(mo MO, tmpl string) error {
 	d.ReceivedAt = now
 	d.CertifiedAt = now
 	pin := s.in.NewPIN()
-	d.PINHash = pinHash(d.ID, pin)
+	d.PINHash = pinHash(s.in.PINKey, d.ID, pin)
 	d.PINTries = 0
 	d.Token = s.in.NewToken()
 	d.ExpiresAt = now.Add(p.PINExpiry)
@@ -586,14 +594,18 @@ func (s *step) certify(mo MO, tmpl string) error {
 	v := vars(p, d)
 	v.PIN = pin
 	v.URL = p.DonationURL + d.Token
-	s.send(p, p.Templates.PIN, v, d)
+	if mt := s.send(p, p.Templates.PIN, v, d); mt != nil {
+		// Once sent, the text is kept without the PIN and the page token.
+		v.PIN, v.URL = "******", p.DonationURL+"[redacted]"
+		mt.Redacted = compliance.Render(p.Templates.PIN, v)
+	}
 	return nil
 }
 
 // pin checks a PIN sent by SMS.
 func (s *step) pin(got string) error {
 	p, d := s.program(), s.open
-	if CheckPIN(d, got) {
+	if CheckPIN(s.in.PINKey, d, got) {
 		d.ChargePostedAt = s.in.Now
 		d.Correlator = d.ID + "-1"
 		s.save(d)
@@ -614,15 +626,22 @@ func (s *step) pin(got string) error {
 	return nil
 }
 
-// CheckPIN compares a PIN with the donation's stored hash in constant time.
-func CheckPIN(d *Donation, pin string) bool {
+// CheckPIN compares a PIN with the donation's stored hash, keyed with key,
+// in constant time.
+func CheckPIN(key []byte, d *Donation, pin string) bool {
 	if d.PINHash == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(pinHash(d.ID, pin)), []byte(d.PINHash)) == 1
+	return hmac.Equal([]byte(pinHash(key, d.ID, pin)), []byte(d.PINHash))
 }
 
-func pinHash(donationID, pin string) string { return sha256Hex(donationID + ":" + pin) }
+// pinHash is HMAC-SHA256(key, "donationID:pin") in hex. Without the key
+// the 10^6 possible PINs cannot be tried against a stored hash.
+func pinHash(key []byte, donationID, pin string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(donationID + ":" + pin))
+	return hex.EncodeToString(m.Sum(nil))
+}
 
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))

@@ -68,31 +68,49 @@ type OutboxMT struct {
 	MT        MT
 	Attempts  int
 	CreatedAt time.Time
+	// Unknown is set on a claimed MT when an earlier attempt may have
+	// reached the gateway (a timeout, or a server that died mid-send): it
+	// must be looked up at the gateway before it is sent again.
+	Unknown bool
+	// ClaimedUntil is when the claim of PendingMTs ends; no gateway call
+	// about the MT may outlast it.
+	ClaimedUntil time.Time
 }
 
 // Outbox is the queue of MTs written in the same transaction as the state
 // change that caused them, then sent until the gateway accepts them.
 type Outbox interface {
-	// PendingMTs claims unsent MTs due at now, oldest first and at most one
-	// per number, so that several servers neither send an MT twice nor a
-	// number's MTs out of order.
-	PendingMTs(ctx context.Context, now time.Time, limit int) ([]OutboxMT, error)
+	// PendingMTs claims unsent MTs due at now for lease, oldest first and
+	// at most one per number, so that several servers neither send an MT
+	// twice nor a number's MTs out of order. MTs to a number that opted
+	// out after they were queued are cancelled, not returned, except the
+	// opt-out confirmation.
+	PendingMTs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMT, error)
 	// MarkSent records the gateway's acceptance and message id.
 	MarkSent(ctx context.Context, id, sid string, now time.Time) error
-	// MarkRetry counts a failed attempt and schedules the next.
-	MarkRetry(ctx context.Context, id, lastErr string, next time.Time) error
+	// MarkRetry counts a failed attempt and schedules the next; unknown
+	// says the attempt may have reached the gateway.
+	MarkRetry(ctx context.Context, id, lastErr string, next time.Time, unknown bool) error
 	// MarkFailed gives up on an MT the gateway refused for good.
 	MarkFailed(ctx context.Context, id, reason string, now time.Time) error
 	// RecordStatus stores a delivery status callback; callbacks may repeat
 	// or arrive out of order, and a later status never goes back.
 	RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error
+	// KnownSIDs returns which of sids are already recorded for an MT.
+	KnownSIDs(ctx context.Context, sids []string) (map[string]bool, error)
 }
 
-// Sender hands one MT to the messaging gateway and returns its message id.
-// Errors wrapping ErrUnsubscribed or ErrRejected are final; any other error
-// is retried.
+// Sender is the messaging gateway.
 type Sender interface {
+	// Send hands one MT to the gateway and returns its message id. Errors
+	// wrapping ErrUnsubscribed or ErrRejected are final; ErrNotSent means
+	// the gateway surely did not take the MT; after any other error the
+	// MT may or may not have been taken.
 	Send(ctx context.Context, mt MT) (sid string, err error)
+	// Sent returns the ids of the messages the gateway took, oldest first,
+	// from mt.From to mt.To with exactly mt.Body, created at or after
+	// since: how an MT whose send outcome is unknown is resolved.
+	Sent(ctx context.Context, mt MT, since time.Time) ([]string, error)
 }
 
 var (
@@ -100,4 +118,7 @@ var (
 	ErrUnsubscribed = errors.New("recipient unsubscribed")
 	// ErrRejected: the gateway refused the message for good.
 	ErrRejected = errors.New("message rejected")
+	// ErrNotSent: the gateway answered, and did not take the message; it
+	// may be sent again as it is.
+	ErrNotSent = errors.New("message not taken")
 )

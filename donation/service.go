@@ -59,6 +59,16 @@ type Service struct {
 	// the next ones are recorded but not answered (SPEC §11); 20 when zero.
 	// STOP is honoured whatever the rate.
 	RateLimit int
+	// PINKey is the server secret PINs are hashed with; every server of
+	// one database needs the same key. At least 16 bytes.
+	PINKey []byte
+	// SendLease is how long the outbox worker holds the MTs it claimed;
+	// every gateway call about an MT ends before its claim does, so no
+	// other server can take over an MT that may still be sent. 30 seconds
+	// when zero.
+	SendLease time.Duration
+	// SendTimeout bounds one gateway call; 10 seconds when zero.
+	SendTimeout time.Duration
 
 	inflight sync.Map // donation ids being charged by this process
 
@@ -113,8 +123,12 @@ func (s *Service) newPIN() string {
 	return fmt.Sprintf("%06d", n.Int64())
 }
 
+// MinPINKey is the shortest PIN key the service accepts, in bytes.
+const MinPINKey = 16
+
 func (s *Service) input(ctx context.Context, tx Tx, programs []compliance.Program, sub Subscriber) (Input, error) {
 	in := Input{
+		PINKey:     s.PINKey,
 		Now:        s.now(),
 		Programs:   programs,
 		Subscriber: sub,
@@ -142,6 +156,9 @@ func (s *Service) input(ctx context.Context, tx Tx, programs []compliance.Progra
 // everything it caused are committed; ErrDuplicate when the gateway already
 // delivered it (nothing changes, nothing is sent twice).
 func (s *Service) HandleMO(ctx context.Context, mo MO) error {
+	if len(s.PINKey) < MinPINKey {
+		return fmt.Errorf("donation: the PIN key has %d bytes, want at least %d", len(s.PINKey), MinPINKey)
+	}
 	phone, err := compliance.ParsePhone(mo.From)
 	if err != nil {
 		return &InputError{fmt.Errorf("mo %s: %w", mo.MessageID, err)}
@@ -371,15 +388,21 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 	var out ChargeResult
 	b, err := s.Carriers.Biller(d.Carrier)
 	if err == nil {
+		// The carrier calls end before the claim does, whatever the
+		// carrier client's own timeout, so that no other server makes an
+		// attempt while this one may still be applied.
+		lease := s.chargeLease()
+		callCtx, cancel := context.WithTimeout(ctx, lease-lease/10)
 		if d.ChargeAttempts > 0 {
 			// The last attempt's outcome is unknown: ask before posting.
-			out, err = b.Status(ctx, req)
+			out, err = b.Status(callCtx, req)
 			if err == nil && out.Outcome == NotCharged {
-				out, err = b.Charge(ctx, req)
+				out, err = b.Charge(callCtx, req)
 			}
 		} else {
-			out, err = b.Charge(ctx, req)
+			out, err = b.Charge(callCtx, req)
 		}
+		cancel()
 	}
 	if err != nil || (out.Outcome != Charged && out.Outcome != ChargeDeclined) {
 		s.log().Warn("charge outcome unknown; will ask again", "donation", d.ID, "attempt", d.ChargeAttempts+1, "outcome", out.Outcome, "err", err)
@@ -424,10 +447,7 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 // shared correlator would make that harmless, but it is wasted work and
 // noise at the carrier). It returns the donation as stored.
 func (s *Service) claimCharge(ctx context.Context, d Donation) (Donation, bool, error) {
-	lease := s.ChargeLease
-	if lease <= 0 {
-		lease = 30 * time.Second
-	}
+	lease := s.chargeLease()
 	claimed := false
 	err := s.Store.Update(ctx, d.Phone, func(tx Tx) error {
 		cur, err := tx.Donation(ctx, d.ID)
@@ -446,6 +466,13 @@ func (s *Service) claimCharge(ctx context.Context, d Donation) (Donation, bool, 
 		return d, false, fmt.Errorf("charge %s: claim: %w", d.ID, err)
 	}
 	return d, claimed, nil
+}
+
+func (s *Service) chargeLease() time.Duration {
+	if s.ChargeLease > 0 {
+		return s.ChargeLease
+	}
+	return 30 * time.Second
 }
 
 // retryCharge counts an attempt whose outcome is unknown and schedules the
@@ -469,50 +496,157 @@ func (s *Service) retryCharge(ctx context.Context, d Donation) error {
 	})
 }
 
-// SendPending hands due outbox MTs to the gateway, oldest first. An MT that
-// fails waits with backoff, and later MTs to the same number wait behind it
-// so a donor reads them in order.
+// SendPending hands due outbox MTs to the gateway, a few at once, and
+// returns how many the gateway took. The outbox gives at most one MT per
+// number at a time, so a number's texts go out in order: an MT that fails
+// waits with backoff, and the later ones wait behind it.
+//
+// Every gateway call about an MT ends before the MT's claim does. An
+// attempt whose outcome is unknown (a timeout, or a server that died
+// between the gateway's answer and MarkSent) leaves the MT marked, and the
+// next attempt first looks for it in the gateway's message list: a text is
+// never sent twice because its first answer was lost (SPEC §12.1).
 func (s *Service) SendPending(ctx context.Context) (int, error) {
 	now := s.now()
-	mts, err := s.Outbox.PendingMTs(ctx, now, 100)
+	workers := s.Workers
+	if workers <= 0 {
+		workers = 8
+	}
+	mts, err := s.Outbox.PendingMTs(ctx, now, 4*workers, s.sendLease())
 	if err != nil {
 		return 0, fmt.Errorf("pending mts: %w", err)
 	}
-	held := map[string]bool{}
-	sent := 0
+	var (
+		mu   sync.Mutex
+		sent int
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, workers)
+	)
 	for _, m := range mts {
-		if held[m.MT.To] {
-			continue
-		}
-		sid, err := s.Sender.Send(ctx, m.MT)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ok, err := s.sendOne(ctx, m)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				sent++
+			}
+		}()
+	}
+	wg.Wait()
+	return sent, errors.Join(errs...)
+}
+
+func (s *Service) sendLease() time.Duration {
+	if s.SendLease > 0 {
+		return s.SendLease
+	}
+	return 30 * time.Second
+}
+
+func (s *Service) sendTimeout() time.Duration {
+	if s.SendTimeout > 0 {
+		return s.SendTimeout
+	}
+	return 10 * time.Second
+}
+
+// callContext bounds a gateway call about a claimed MT: SendTimeout, and
+// never past a tenth of the lease before the claim ends, so that the call
+// is over before another server may take the MT. ok is false when too
+// little of the claim is left to make a call at all.
+func (s *Service) callContext(ctx context.Context, until time.Time) (context.Context, context.CancelFunc, bool) {
+	left := until.Sub(s.now()) - s.sendLease()/10
+	if left < 100*time.Millisecond {
+		return ctx, func() {}, false
+	}
+	c, cancel := context.WithTimeout(ctx, min(left, s.sendTimeout()))
+	return c, cancel, true
+}
+
+// sendOne makes one attempt at a claimed MT and records its outcome.
+func (s *Service) sendOne(ctx context.Context, m OutboxMT) (bool, error) {
+	if m.Unknown {
+		sid, err := s.resolve(ctx, m)
 		switch {
-		case err == nil:
-			if err := s.Outbox.MarkSent(ctx, m.ID, sid, s.now()); err != nil {
-				return sent, fmt.Errorf("mt %s: mark sent: %w", m.ID, err)
-			}
-			sent++
-		case errors.Is(err, ErrUnsubscribed):
-			if err := s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now()); err != nil {
-				return sent, fmt.Errorf("mt %s: mark failed: %w", m.ID, err)
-			}
-			if err := s.gatewayOptOut(ctx, m.MT); err != nil {
-				return sent, err
-			}
-		case errors.Is(err, ErrRejected):
-			s.log().Error("gateway rejected mt", "mt", m.ID, "err", err)
-			if err := s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now()); err != nil {
-				return sent, fmt.Errorf("mt %s: mark failed: %w", m.ID, err)
-			}
-		default:
-			held[m.MT.To] = true
-			next := s.now().Add(backoff(m.Attempts))
-			s.log().Warn("mt not accepted; will retry", "mt", m.ID, "attempt", m.Attempts+1, "err", err)
-			if err := s.Outbox.MarkRetry(ctx, m.ID, err.Error(), next); err != nil {
-				return sent, fmt.Errorf("mt %s: mark retry: %w", m.ID, err)
-			}
+		case err != nil:
+			s.log().Warn("mt outcome unknown and not found out; will ask again", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To), "err", err)
+			return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(backoff(m.Attempts)), true))
+		case sid != "":
+			return true, s.mark(ctx, m, "sent", s.Outbox.MarkSent(ctx, m.ID, sid, s.now()))
 		}
 	}
-	return sent, nil
+	callCtx, cancel, ok := s.callContext(ctx, m.ClaimedUntil)
+	if !ok {
+		return false, nil // the claim runs out; whoever takes it next resolves it first
+	}
+	sid, err := s.Sender.Send(callCtx, m.MT)
+	cancel()
+	switch {
+	case err == nil:
+		return true, s.mark(ctx, m, "sent", s.Outbox.MarkSent(ctx, m.ID, sid, s.now()))
+	case errors.Is(err, ErrUnsubscribed):
+		if err := s.mark(ctx, m, "failed", s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now())); err != nil {
+			return false, err
+		}
+		return false, s.gatewayOptOut(ctx, m.MT)
+	case errors.Is(err, ErrRejected):
+		s.log().Error("gateway rejected mt", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To), "err", err)
+		return false, s.mark(ctx, m, "failed", s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now()))
+	default:
+		unknown := !errors.Is(err, ErrNotSent)
+		s.log().Warn("mt not accepted; will retry", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To),
+			"attempt", m.Attempts+1, "outcome_unknown", unknown, "err", err)
+		return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(backoff(m.Attempts)), unknown))
+	}
+}
+
+// resolve looks for an MT whose last attempt's outcome is unknown in the
+// gateway's message list, and returns its message id if the gateway took
+// it. Messages already recorded for another MT (an identical text sent
+// earlier) do not count. Because a number's MTs go one at a time, every
+// earlier MT to the number has its outcome recorded by now.
+func (s *Service) resolve(ctx context.Context, m OutboxMT) (string, error) {
+	callCtx, cancel, ok := s.callContext(ctx, m.ClaimedUntil)
+	if !ok {
+		return "", errors.New("claim ran out before the gateway could be asked")
+	}
+	defer cancel()
+	// A minute's margin for the gateway's clock and its whole-second dates.
+	sids, err := s.Sender.Sent(callCtx, m.MT, m.CreatedAt.Add(-time.Minute))
+	if err != nil || len(sids) == 0 {
+		return "", err
+	}
+	known, err := s.Outbox.KnownSIDs(ctx, sids)
+	if err != nil {
+		return "", err
+	}
+	for _, sid := range sids {
+		if !known[sid] {
+			s.log().Info("mt found at the gateway; not sending it again", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To), "sid", sid)
+			return sid, nil
+		}
+	}
+	return "", nil
+}
+
+// mark reports a failed outbox update. An MT cancelled meanwhile (its
+// number opted out) is not an error.
+func (s *Service) mark(_ context.Context, m OutboxMT, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, ErrNotFound) {
+		s.log().Info("mt left the queue meanwhile", "mt", m.ID, "mark", what)
+		return nil
+	}
+	return fmt.Errorf("mt %s: mark %s: %w", m.ID, what, err)
 }
 
 // backoff grows from half a second to five minutes, with jitter so many

@@ -394,11 +394,15 @@ func TestChargeClaimedOnce(t *testing.T) {
 }
 
 // sender answers MTs as told per recipient: accepted, failing, or
-// unsubscribed at the gateway.
+// unsubscribed at the gateway. It keeps the messages it took, as a
+// gateway's message list does; lost says how many of the next answers to
+// lose after taking the message (a timeout after the gateway took it).
 type sender struct {
 	mu      sync.Mutex
 	answers map[string]error
 	sent    []donation.MT
+	sids    []string
+	lost    int
 }
 
 func (s *sender) Send(_ context.Context, mt donation.MT) (string, error) {
@@ -408,7 +412,38 @@ func (s *sender) Send(_ context.Context, mt donation.MT) (string, error) {
 		return "", err
 	}
 	s.sent = append(s.sent, mt)
-	return fmt.Sprintf("SM%032d", len(s.sent)), nil
+	sid := fmt.Sprintf("SM%032x", len(s.sent))
+	s.sids = append(s.sids, sid)
+	if s.lost > 0 {
+		s.lost--
+		return "", errors.New("gateway: timeout awaiting response headers")
+	}
+	return sid, nil
+}
+
+func (s *sender) Sent(_ context.Context, mt donation.MT, _ time.Time) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for i, m := range s.sent {
+		if m.To == mt.To && m.From == mt.From && m.Body == mt.Body {
+			out = append(out, s.sids[i])
+		}
+	}
+	return out, nil
+}
+
+// copies counts the texts with body the gateway took for phone.
+func (s *sender) copies(phone string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := map[string]int{}
+	for _, m := range s.sent {
+		if m.To == phone {
+			n[m.Body]++
+		}
+	}
+	return n
 }
 
 // TestSendPending: SPEC §12.1: MTs are sent from the outbox until accepted,

@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+
+	"github.com/jmoiron/sqlx"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,12 +14,13 @@ import (
 	"github.com/shortcode/shortcode/donation"
 )
 
-// Outbox statuses: an MT is pending until the gateway accepts it (sent) or
-// refuses it for good (failed).
+// Outbox statuses: an MT is pending until the gateway accepts it (sent),
+// refuses it for good (failed), or its number opts out first (cancelled).
 const (
-	statusPending = "pending"
-	statusSent    = "sent"
-	statusFailed  = "failed"
+	statusPending   = "pending"
+	statusSent      = "sent"
+	statusFailed    = "failed"
+	statusCancelled = "cancelled"
 )
 
 // deliveryRank orders the gateway's delivery statuses (Twilio's vocabulary):
@@ -64,11 +67,13 @@ var rankSQL = func() string {
 type OutboxRecord struct {
 	donation.OutboxMT
 	MOID           string // the MO that caused it, empty for timers and charges
-	Status         string // pending, sent or failed
+	Status         string // pending, sent, failed or cancelled
+	InFlight       bool   // claimed for a send, or its last attempt's outcome unknown
 	LastError      string
 	NextAttemptAt  time.Time
 	SentAt         time.Time
 	FailedAt       time.Time
+	CancelledAt    time.Time
 	SID            string // the gateway's message id once sent
 	DeliveryStatus string // the highest-ranked status callback so far
 	DeliveryError  string
@@ -83,6 +88,10 @@ type outboxRow struct {
 	DonationID     string  `db:"donation_id"`
 	MOID           string  `db:"mo_id"`
 	Status         string  `db:"status"`
+	Kind           string  `db:"kind"`
+	InFlight       bool    `db:"in_flight"`
+	RedactedBody   *string `db:"redacted_body"`
+	CancelledAt    stamp   `db:"cancelled_at"`
 	Attempts       int     `db:"attempts"`
 	LastError      string  `db:"last_error"`
 	CreatedAt      stamp   `db:"created_at"`
@@ -95,16 +104,22 @@ type outboxRow struct {
 	DeliveryAt     stamp   `db:"delivery_at"`
 }
 
-const outboxColumns = `id, phone, short_code, body, donation_id, mo_id, status, attempts, last_error,
+const outboxColumns = `id, phone, short_code, body, donation_id, mo_id, status, kind, in_flight,
+	redacted_body, cancelled_at, attempts, last_error,
 	created_at, next_attempt_at, sent_at, failed_at, sid, delivery_status, delivery_error, delivery_at`
 
 func (r outboxRow) mt() donation.OutboxMT {
-	return donation.OutboxMT{
-		ID:        r.ID,
-		MT:        donation.MT{To: r.Phone, From: r.ShortCode, Body: r.Body, DonationID: r.DonationID},
+	m := donation.OutboxMT{
+		ID: r.ID,
+		MT: donation.MT{To: r.Phone, From: r.ShortCode, Body: r.Body, DonationID: r.DonationID,
+			Kind: donation.MTKind(r.Kind)},
 		Attempts:  r.Attempts,
 		CreatedAt: time.Time(r.CreatedAt),
 	}
+	if r.RedactedBody != nil {
+		m.MT.Redacted = *r.RedactedBody
+	}
+	return m
 }
 
 func (r outboxRow) record() OutboxRecord {
@@ -118,10 +133,12 @@ func (r outboxRow) record() OutboxRecord {
 		OutboxMT:       r.mt(),
 		MOID:           r.MOID,
 		Status:         r.Status,
+		InFlight:       r.InFlight,
 		LastError:      r.LastError,
 		NextAttemptAt:  time.Time(r.NextAttemptAt),
 		SentAt:         time.Time(r.SentAt),
 		FailedAt:       time.Time(r.FailedAt),
+		CancelledAt:    time.Time(r.CancelledAt),
 		SID:            str(r.SID),
 		DeliveryStatus: str(r.DeliveryStatus),
 		DeliveryError:  str(r.DeliveryError),
@@ -129,49 +146,84 @@ func (r outboxRow) record() OutboxRecord {
 	}
 }
 
-// ClaimLease is how long a claimed MT is left to the server that claimed
-// it before another may send it (if that server died mid-send).
-const ClaimLease = 30 * time.Second
-
 // PendingMTs claims up to limit MTs due at now, oldest first: for each
 // number only its oldest unsent MT, so that a number's texts go out in
 // order even with several servers, and each claimed by a conditional
 // update, so that two servers never send the same MT. A claim holds the
-// MT for ClaimLease; MarkSent, MarkRetry or MarkFailed end it.
-func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int) ([]donation.OutboxMT, error) {
+// MT for lease and marks it in flight; MarkSent, MarkRetry or MarkFailed
+// end it. An MT still marked in flight when it is claimed again (its
+// server died, or the claim ran out) comes back with Unknown set.
+//
+// An MT to a number that opted out on that short code after it was queued
+// is cancelled here instead, unless it is the opt-out confirmation.
+func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]donation.OutboxMT, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	var rows []outboxRow
-	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+outboxColumns+` FROM outbox o
-		WHERE status = ? AND next_attempt_at <= ?
+	var rows []struct {
+		outboxRow
+		OptedOut bool `db:"opted_out"`
+	}
+	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+prefixed("o.", outboxColumns)+`,
+			COALESCE(s.opted_out, FALSE) AS opted_out
+		FROM outbox o LEFT JOIN subscribers s ON s.phone = o.phone AND s.short_code = o.short_code
+		WHERE o.status = ? AND o.next_attempt_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.phone = o.phone AND e.status = ? AND e.id < o.id)
-		ORDER BY id LIMIT `+strconv.Itoa(limit)),
+		ORDER BY o.id LIMIT `+strconv.Itoa(limit)),
 		statusPending, stamp(now), statusPending)
 	if err != nil {
 		return nil, fmt.Errorf("pending MTs: %w", err)
 	}
 	out := make([]donation.OutboxMT, 0, len(rows))
 	for _, r := range rows {
-		res, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET next_attempt_at = ?
+		if r.OptedOut && r.Kind != string(donation.OptOutConfirmation) {
+			_, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET status = ?, cancelled_at = ?, `+redact+`
+				WHERE id = ? AND status = ? AND next_attempt_at <= ?`),
+				statusCancelled, stamp(now), r.ID, statusPending, stamp(now))
+			if err != nil {
+				return nil, fmt.Errorf("cancel MT %s to an opted-out number: %w", r.ID, err)
+			}
+			continue
+		}
+		until := now.Add(lease)
+		res, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET next_attempt_at = ?, claimed_until = ?, in_flight = TRUE
 			WHERE id = ? AND status = ? AND next_attempt_at <= ?`),
-			stamp(now.Add(ClaimLease)), r.ID, statusPending, stamp(now))
+			stamp(until), stamp(until), r.ID, statusPending, stamp(now))
 		if err != nil {
 			return nil, fmt.Errorf("claim MT %s: %w", r.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			continue // another server claimed it first
 		}
-		out = append(out, r.mt())
+		m := r.mt()
+		m.Unknown, m.ClaimedUntil = r.InFlight, until
+		out = append(out, m)
 	}
 	return out, nil
 }
 
-// markPending updates a pending MT; an MT that is not pending (or unknown)
-// is an error wrapping donation.ErrNotFound.
-func (db *DB) markPending(ctx context.Context, what, id, set string, args ...any) error {
-	args = append(args, id, statusPending)
-	res, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET `+set+` WHERE id = ? AND status = ?`), args...)
+// prefixed qualifies each column of a column list with p.
+func prefixed(p, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// markPending updates an MT in one of the statuses from (pending when
+// none is given); an MT in none of them (or unknown) is an error wrapping
+// donation.ErrNotFound.
+func (db *DB) markPending(ctx context.Context, what, id, set string, args []any, from ...string) error {
+	if len(from) == 0 {
+		from = []string{statusPending}
+	}
+	args = append(args, id)
+	for _, f := range from {
+		args = append(args, f)
+	}
+	in := strings.TrimSuffix(strings.Repeat("?, ", len(from)), ", ")
+	res, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET `+set+` WHERE id = ? AND status IN (`+in+`)`), args...)
 	if err != nil {
 		return fmt.Errorf("mark MT %s %s: %w", id, what, err)
 	}
@@ -185,10 +237,16 @@ func (db *DB) markPending(ctx context.Context, what, id, set string, args ...any
 	return nil
 }
 
+// redact keeps the redacted body, if any, in place of the body: once an MT
+// has left the queue nobody needs its PIN or page token again.
+const redact = `body = COALESCE(redacted_body, body), redacted_body = NULL, in_flight = FALSE, claimed_until = NULL`
+
 // MarkSent records that the gateway accepted a pending MT as sid, then
 // applies the status callbacks that arrived for sid before it was stored.
+// An MT cancelled while its send was under way is marked sent too: it was.
 func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error {
-	if err := db.markPending(ctx, "sent", id, `status = ?, sid = ?, sent_at = ?`, statusSent, sid, stamp(now)); err != nil {
+	if err := db.markPending(ctx, "sent", id, `status = ?, sid = ?, sent_at = ?, `+redact,
+		[]any{statusSent, sid, stamp(now)}, statusPending, statusCancelled); err != nil {
 		return err
 	}
 	var early []struct {
@@ -207,14 +265,37 @@ func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error
 	return nil
 }
 
-// MarkRetry counts a failed attempt of a pending MT and schedules the next.
-func (db *DB) MarkRetry(ctx context.Context, id, lastErr string, next time.Time) error {
-	return db.markPending(ctx, "for retry", id, `attempts = attempts + 1, last_error = ?, next_attempt_at = ?`, lastErr, stamp(next))
+// MarkRetry counts a failed attempt of a pending MT and schedules the next;
+// unknown keeps it marked in flight, to be resolved before it is sent again.
+func (db *DB) MarkRetry(ctx context.Context, id, lastErr string, next time.Time, unknown bool) error {
+	return db.markPending(ctx, "for retry", id, `attempts = attempts + 1, last_error = ?, next_attempt_at = ?, in_flight = ?, claimed_until = NULL`,
+		[]any{lastErr, stamp(next), unknown})
 }
 
 // MarkFailed gives up on a pending MT the gateway refused for good.
 func (db *DB) MarkFailed(ctx context.Context, id, reason string, now time.Time) error {
-	return db.markPending(ctx, "failed", id, `status = ?, last_error = ?, failed_at = ?`, statusFailed, reason, stamp(now))
+	return db.markPending(ctx, "failed", id, `status = ?, last_error = ?, failed_at = ?, `+redact,
+		[]any{statusFailed, reason, stamp(now)})
+}
+
+// KnownSIDs returns which of sids are recorded for an MT.
+func (db *DB) KnownSIDs(ctx context.Context, sids []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	if len(sids) == 0 {
+		return known, nil
+	}
+	q, args, err := sqlx.In(`SELECT sid FROM outbox WHERE sid IN (?)`, sids)
+	if err != nil {
+		return nil, fmt.Errorf("known sids: %w", err)
+	}
+	var got []string
+	if err := db.db.SelectContext(ctx, &got, db.rebind(q), args...); err != nil {
+		return nil, fmt.Errorf("known sids: %w", err)
+	}
+	for _, s := range got {
+		known[s] = true
+	}
+	return known, nil
 }
 
 // RecordStatus stores a delivery status callback for the MT sent as sid,
@@ -270,4 +351,15 @@ func (db *DB) MTs(ctx context.Context, phone string) ([]donation.OutboxMT, error
 		out = append(out, r.OutboxMT)
 	}
 	return out, nil
+}
+
+// PendingCount counts the MTs waiting to be sent that are due at now.
+func (db *DB) PendingCount(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := db.db.GetContext(ctx, &n, db.rebind(`SELECT COUNT(*) FROM outbox WHERE status = ? AND next_attempt_at <= ?`),
+		statusPending, stamp(now))
+	if err != nil {
+		return 0, fmt.Errorf("pending MTs: %w", err)
+	}
+	return n, nil
 }

@@ -213,3 +213,28 @@ func notFound(err error) error {
 
 // rebind rewrites ? placeholders for the driver.
 func (db *DB) rebind(q string) string { return db.db.Rebind(q) }
+
+// Secret returns the server secret called name, making it (size random
+// bytes) the first time it is asked for: every server of one database then
+// shares it. Production deployments should configure their secrets
+// instead, so that a copy of the database alone does not hold them.
+func (db *DB) Secret(ctx context.Context, name string, size int) ([]byte, error) {
+	b := make([]byte, size)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	_, err := db.db.ExecContext(ctx, db.rebind(`INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`),
+		name, hex.EncodeToString(b))
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	var v string
+	if err := db.db.GetContext(ctx, &v, db.rebind(`SELECT value FROM server_secrets WHERE name = ?`), name); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	out, err := hex.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: stored value is not hex: %w", name, err)
+	}
+	return out, nil
+}

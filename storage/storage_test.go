@@ -22,6 +22,8 @@ const (
 	phoneB    = "+12025550102"
 	shortCode = "62262"
 	committee = "C99999999"
+	// lease is how long PendingMTs claims an MT in these tests.
+	lease = 30 * time.Second
 )
 
 func update(t *testing.T, db *storage.DB, phone string, fn func(donation.Tx) error) {
@@ -394,7 +396,7 @@ func TestOutbox(t *testing.T) {
 		b1 := b[0].ID
 		claim := func(at time.Time) []string {
 			t.Helper()
-			got, err := db.PendingMTs(ctx, at, 10)
+			got, err := db.PendingMTs(ctx, at, 10, lease)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -421,19 +423,24 @@ func TestOutbox(t *testing.T) {
 			t.Fatalf("after a1 was sent, PendingMTs = %v, want a2", got)
 		}
 		// A claim lapses after the lease: a server that died mid-send.
-		now = now.Add(storage.ClaimLease + time.Second)
-		if got := claim(now); !reflect.DeepEqual(got, []string{"a2", "b1"}) {
-			t.Fatalf("after the lease, PendingMTs = %v, want a2 b1", got)
+		now = now.Add(lease + time.Second)
+		retaken, err := db.PendingMTs(ctx, now, 10, lease)
+		if err != nil || len(retaken) != 2 || retaken[0].MT.Body != "a2" || retaken[1].MT.Body != "b1" {
+			t.Fatalf("after the lease, PendingMTs = %+v, %v; want a2 b1", retaken, err)
+		}
+		// Their first claims ended with no outcome: they may have been sent.
+		if !retaken[0].Unknown || !retaken[1].Unknown || !retaken[0].ClaimedUntil.Equal(now.Add(lease)) {
+			t.Fatalf("retaken claims = %+v, want Unknown and claimed until now+lease", retaken)
 		}
 		// Retry: not due until next, with the attempt counted; a3 waits.
-		if err := db.MarkRetry(ctx, a2, "gateway 503", now.Add(time.Minute)); err != nil {
+		if err := db.MarkRetry(ctx, a2, "gateway 503", now.Add(time.Minute), false); err != nil {
 			t.Fatal(err)
 		}
 		if got := claim(now); len(got) != 0 {
 			t.Fatalf("after a retry, PendingMTs = %v, want nothing (a3 waits behind a2)", got)
 		}
-		got, _ := db.PendingMTs(ctx, now.Add(time.Minute), 10)
-		if len(got) != 2 || got[0].ID != a2 || got[0].Attempts != 1 || got[1].ID != b1 {
+		got, _ := db.PendingMTs(ctx, now.Add(time.Minute), 10, lease)
+		if len(got) != 2 || got[0].ID != a2 || got[0].Attempts != 1 || got[0].Unknown || got[1].ID != b1 {
 			t.Fatalf("after retry, PendingMTs(+1m) = %+v", got)
 		}
 		// Fail: never pending again; a3 is next.
@@ -457,7 +464,7 @@ func TestOutbox(t *testing.T) {
 		if err := db.MarkSent(ctx, a3, "SMother", t0); !errors.Is(err, donation.ErrNotFound) {
 			t.Errorf("MarkSent of a sent MT: err = %v, want ErrNotFound", err)
 		}
-		if err := db.MarkRetry(ctx, "nope", "x", t0); !errors.Is(err, donation.ErrNotFound) {
+		if err := db.MarkRetry(ctx, "nope", "x", t0, false); !errors.Is(err, donation.ErrNotFound) {
 			t.Errorf("MarkRetry of an unknown MT: err = %v, want ErrNotFound", err)
 		}
 
@@ -500,7 +507,7 @@ func TestOutbox(t *testing.T) {
 			t.Errorf("first MT = %+v", r1)
 		}
 		if r2.Status != "failed" || r2.Attempts != 1 || r2.LastError != "21610 unsubscribed" ||
-			!r2.FailedAt.Equal(t0.Add(time.Millisecond+storage.ClaimLease+time.Second)) {
+			!r2.FailedAt.Equal(t0.Add(time.Millisecond+lease+time.Second)) {
 			t.Errorf("failed MT = %+v", r2)
 		}
 		if r3.Status != "sent" || r3.SID != "SMsid3" || !r3.SentAt.Equal(t0.Add(time.Second)) ||
@@ -797,7 +804,7 @@ func TestPendingMTsClaimedOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				got, err := db.PendingMTs(ctx, t0.Add(time.Minute), 100)
+				got, err := db.PendingMTs(ctx, t0.Add(time.Minute), 100, lease)
 				if err != nil {
 					t.Error(err)
 					return
@@ -827,7 +834,7 @@ func TestStatusBeforeSent(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		apply(t, db, donation.Result{MTs: []donation.MT{{To: phoneA, From: shortCode, Body: "hi"}}}, t0, "SMe1")
-		got, err := db.PendingMTs(ctx, t0, 10)
+		got, err := db.PendingMTs(ctx, t0, 10, lease)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("PendingMTs = %v, %v", got, err)
 		}

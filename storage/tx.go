@@ -221,6 +221,11 @@ func (t *tx) apply(ctx context.Context, r donation.Result, now time.Time, moID s
 			return fmt.Errorf("donation %s: %w", d.ID, err)
 		}
 	}
+	if r.DropQueued && r.Subscriber.Phone != "" {
+		if err := t.dropQueued(ctx, r.Subscriber.Phone, r.Subscriber.ShortCode, now); err != nil {
+			return err
+		}
+	}
 	if err := t.putMTs(ctx, r.MTs, now, moID); err != nil {
 		return err
 	}
@@ -320,14 +325,34 @@ func (t *tx) putMTs(ctx context.Context, mts []donation.MT, now time.Time, moID 
 			}
 			floors[mt.To] = floor
 		}
+		var redacted *string
+		if mt.Redacted != "" {
+			redacted = &mt.Redacted
+		}
 		_, err := t.exec(ctx, `INSERT INTO outbox (id, phone, short_code, body, donation_id, mo_id,
-				status, attempts, last_error, created_at, next_attempt_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?)`,
+				status, kind, redacted_body, attempts, last_error, created_at, next_attempt_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?)`,
 			orderedID(floor, i), mt.To, mt.From, mt.Body, mt.DonationID, moID,
-			statusPending, stamp(now), stamp(now))
+			statusPending, string(mt.Kind), redacted, stamp(now), stamp(now))
 		if err != nil {
 			return fmt.Errorf("queue MT %d: %w", i, err)
 		}
+	}
+	return nil
+}
+
+// dropQueued cancels the MTs queued for a number on a short code that are
+// not on their way to the gateway: after STOP nothing but the opt-out
+// confirmation may be sent (SPEC §10 (4)). An MT whose send is under way
+// (claimed, claim not over) is left to finish; if that send fails, the
+// sender finds the opt-out and cancels it then.
+func (t *tx) dropQueued(ctx context.Context, phone, shortCode string, now time.Time) error {
+	_, err := t.exec(ctx, `UPDATE outbox SET status = ?, cancelled_at = ?, `+redact+`
+		WHERE phone = ? AND short_code = ? AND status = ?
+		AND NOT (claimed_until IS NOT NULL AND claimed_until > ?)`,
+		statusCancelled, stamp(now), phone, shortCode, statusPending, stamp(now))
+	if err != nil {
+		return fmt.Errorf("cancel queued MTs: %w", err)
 	}
 	return nil
 }

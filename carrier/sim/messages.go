@@ -190,15 +190,19 @@ func (s *Sim) statusCallback(m Message) {
 	})
 }
 
-// serveListMessages lists the MTs, newest first, filtered by To if given.
+// serveListMessages lists the MTs, newest first, filtered by To and From
+// if given, in one page.
 func (s *Sim) serveListMessages(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
+	from := r.URL.Query().Get("From")
 	msgs := s.Messages(r.URL.Query().Get("To"))
 	out := make([]wireMessage, 0, len(msgs))
 	for _, m := range msgs {
-		out = append(out, toWire(m))
+		if from == "" || m.From == from {
+			out = append(out, toWire(m))
+		}
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Messages []wireMessage `json:"messages"`

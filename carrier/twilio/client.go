@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,10 +78,11 @@ func (e *APIError) Error() string {
 //
 // An error wrapping donation.ErrUnsubscribed (Twilio 21610) or
 // donation.ErrRejected (any other 4xx answer but 401 and 429) is final; it
-// also wraps the *APIError. Any other error (network failures, timeouts,
-// 5xx, 429, 20429, 401, an unreadable success answer) may be retried. A
-// success answer that cannot be read is retried although the gateway may
-// have accepted the message: a repeated text is better than a lost one.
+// also wraps the *APIError. 401, 429 and 20429 answers, and connections
+// that could not be made, wrap donation.ErrNotSent: the gateway did not
+// take the message. After any other error (timeouts, a dropped
+// connection, 5xx, an unreadable success answer) the gateway may have
+// taken it: the outbox looks for it with Sent before sending it again.
 func (c *Client) Send(ctx context.Context, mt donation.MT) (string, error) {
 	if c.BaseURL == "" || c.AccountSID == "" {
 		return "", errors.New("twilio: send: client not configured (BaseURL and AccountSID are required)")
@@ -108,6 +111,10 @@ func (c *Client) Send(ctx context.Context, mt donation.MT) (string, error) {
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return "", fmt.Errorf("twilio: send: %w: %w", donation.ErrNotSent, err)
+		}
 		return "", fmt.Errorf("twilio: send: %w", err)
 	}
 	defer resp.Body.Close()
@@ -131,6 +138,108 @@ func (c *Client) Send(ctx context.Context, mt donation.MT) (string, error) {
 	return "", classify(apiError(resp.StatusCode, body))
 }
 
+// maxListPages bounds how many pages of the message list Sent reads.
+const maxListPages = 20
+
+// Sent reads the account's messages from mt.From to mt.To, newest first,
+// back to since, and returns the sids of those with exactly mt.Body,
+// oldest first. It does not filter by DateSent: a message the gateway
+// took but has not sent yet has none. Twilio's dates have whole seconds,
+// so since is rounded down.
+func (c *Client) Sent(ctx context.Context, mt donation.MT, since time.Time) ([]string, error) {
+	if c.BaseURL == "" || c.AccountSID == "" {
+		return nil, errors.New("twilio: list: client not configured (BaseURL and AccountSID are required)")
+	}
+	since = since.UTC().Truncate(time.Second)
+	q := url.Values{
+		"To":       {mt.To},
+		"From":     {mt.From},
+		"PageSize": {"1000"},
+	}
+	base := strings.TrimSuffix(c.BaseURL, "/")
+	next := "/2010-04-01/Accounts/" + url.PathEscape(c.AccountSID) + "/Messages.json?" + q.Encode()
+	type match struct {
+		sid string
+		at  time.Time
+	}
+	var found []match
+	for page := 0; next != "" && page < maxListPages; page++ {
+		var list struct {
+			Messages []struct {
+				SID         string `json:"sid"`
+				To          string `json:"to"`
+				From        string `json:"from"`
+				Body        string `json:"body"`
+				DateCreated string `json:"date_created"`
+			} `json:"messages"`
+			NextPageURI *string `json:"next_page_uri"`
+		}
+		if err := c.get(ctx, base+next, &list); err != nil {
+			return nil, err
+		}
+		older := false
+		for _, m := range list.Messages {
+			at, err := time.Parse(time.RFC1123Z, m.DateCreated)
+			if err != nil {
+				return nil, fmt.Errorf("twilio: list: message %s: date_created %q: %w", m.SID, m.DateCreated, err)
+			}
+			if at.Before(since) {
+				older = true
+				continue
+			}
+			if m.To == mt.To && m.From == mt.From && m.Body == mt.Body {
+				found = append(found, match{m.SID, at})
+			}
+		}
+		next = ""
+		if list.NextPageURI != nil && !older {
+			next = *list.NextPageURI
+		}
+	}
+	if next != "" {
+		return nil, fmt.Errorf("twilio: list: more than %d pages of messages to %s", maxListPages, compliance.MaskPhone(mt.To))
+	}
+	slices.SortStableFunc(found, func(a, b match) int { return a.at.Compare(b.at) })
+	sids := make([]string, len(found))
+	for i, m := range found {
+		sids[i] = m.sid
+	}
+	return sids, nil
+}
+
+// get reads one JSON answer of the API into v.
+func (c *Client) get(ctx context.Context, u string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("twilio: list: %w", err)
+	}
+	req.SetBasicAuth(c.AccountSID, c.AuthToken)
+	req.Header.Set("Accept", "application/json")
+	hc := c.HTTP
+	if hc == nil {
+		hc = defaultHTTP
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("twilio: list: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListBytes))
+	if err != nil {
+		return fmt.Errorf("twilio: list: reading answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("twilio: list: %w", apiError(resp.StatusCode, body))
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("twilio: list: unreadable answer: %w", err)
+	}
+	return nil
+}
+
+// maxListBytes bounds one page of the message list.
+const maxListBytes = 16 << 20
+
 // apiError decodes an error answer. Answers that are not Twilio's JSON keep
 // the start of their text as the message.
 func apiError(httpStatus int, body []byte) *APIError {
@@ -149,8 +258,9 @@ func classify(e *APIError) error {
 		return fmt.Errorf("twilio: send: %w: %w", donation.ErrUnsubscribed, e)
 	case e.Code == CodeTooManyRequests,
 		e.Status == http.StatusTooManyRequests,
-		e.Status == http.StatusUnauthorized, // bad credentials: fix the configuration, keep the MTs
-		e.Status >= 500:
+		e.Status == http.StatusUnauthorized: // bad credentials: fix the configuration, keep the MTs
+		return fmt.Errorf("twilio: send: %w: %w", donation.ErrNotSent, e)
+	case e.Status >= 500:
 		return fmt.Errorf("twilio: send: %w", e)
 	case e.Status >= 400:
 		return fmt.Errorf("twilio: send: %w: %w", donation.ErrRejected, e)

@@ -53,7 +53,10 @@ type Main struct {
 	Poll, SimTimeout time.Duration
 	// RateLimit is how many MOs a number may send a minute (SPEC §11).
 	RateLimit int
-	Log       *slog.Logger
+	// PINKey is the PIN hashing key, hex; empty means one kept in the
+	// database (made on first use, shared by its servers).
+	PINKey string
+	Log    *slog.Logger
 
 	// Set once Start returns.
 	URL    string // where the service listens, e.g. http://127.0.0.1:8080
@@ -86,6 +89,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	stringFlag(fs, &m.TwilioAccountSID, "twilio-account-sid", m.TwilioAccountSID, "Twilio account sid")
 	stringFlag(fs, &m.TwilioAPIURL, "twilio-api-url", m.TwilioAPIURL, "Twilio API base URL (default: the embedded simulator)")
 	stringFlag(fs, &m.Carriers, "carriers", m.Carriers, "carrier configuration file, JSON (default: the embedded simulator's carriers)")
+	stringFlag(fs, &m.PINKey, "pin-key", m.PINKey, "PIN hashing key, at least 32 hex digits, the same on every server (default: one kept in the database)")
 	rate := env("rate-limit", "20")
 	fs.StringVar(&rate, "rate-limit", rate, "MOs a phone number may send in a minute; more are recorded, not answered (STOP always works) ($SHORTCODE_RATE_LIMIT)")
 	lease := env("charge-lease", "30s")
@@ -193,8 +197,14 @@ func (m *Main) Start(ctx context.Context) error {
 		return errors.New("no Twilio API URL: set --twilio-api-url or run the embedded simulator")
 	}
 
+	pinKey, err := m.pinKey(ctx, db)
+	if err != nil {
+		m.closeAll(ln)
+		return err
+	}
 	svc := &donation.Service{
 		Store: db, Outbox: db, Looker: router, Carriers: router, Log: m.Log,
+		PINKey:        pinKey,
 		Clock:         donation.SystemClock{},
 		ChargeBackoff: m.ChargeBackoff,
 		ChargeLease:   m.ChargeLease,
@@ -233,6 +243,18 @@ func (m *Main) Start(ctx context.Context) error {
 	}()
 	m.Log.Info("shortcode listening", "url", m.URL, "public_url", m.PublicURL, "db", redact(m.DB))
 	return nil
+}
+
+// pinKey is the configured PIN key, else the database's own.
+func (m *Main) pinKey(ctx context.Context, db *storage.DB) ([]byte, error) {
+	if m.PINKey == "" {
+		return db.Secret(ctx, "pin_key", 32)
+	}
+	k, err := hex.DecodeString(m.PINKey)
+	if err != nil || len(k) < donation.MinPINKey {
+		return nil, fmt.Errorf("serve: --pin-key: want at least %d hex digits", 2*donation.MinPINKey)
+	}
+	return k, nil
 }
 
 // router builds the carrier routing: the configured file, else the
