@@ -9,8 +9,9 @@ import (
 )
 
 // Faults are the simulator's misbehaviour knobs (SPEC §12.3). They apply
-// to the carrier endpoints (OneAPI and lookup) and to MO delivery, never to
-// the Twilio Messages API. The zero value is a well-behaved simulator.
+// to the carrier endpoints (OneAPI and lookup) and to MO delivery, and
+// MessagesLatency to the Twilio Messages API. The zero value is a
+// well-behaved simulator.
 type Faults struct {
 	// Latency delays every answer of the carrier endpoints.
 	Latency time.Duration
@@ -26,6 +27,10 @@ type Faults struct {
 	// DuplicateRate is the fraction of phone MOs delivered twice (the same
 	// MessageSid and signature), as a gateway retry would.
 	DuplicateRate float64
+	// MessagesLatency holds the answer to each MT the Messages API takes
+	// for this long after taking it: a slow gateway, whose client may time
+	// out or die before it learns that the MT was taken.
+	MessagesLatency time.Duration
 }
 
 // clamped returns f with its rates in 0..1 and a non-negative latency.
@@ -37,10 +42,11 @@ func (f Faults) clamped() Faults {
 		return min(max(r, 0), 1)
 	}
 	return Faults{
-		Latency:       max(f.Latency, 0),
-		TimeoutRate:   rate(f.TimeoutRate),
-		ErrorRate:     rate(f.ErrorRate),
-		DuplicateRate: rate(f.DuplicateRate),
+		Latency:         max(f.Latency, 0),
+		MessagesLatency: max(f.MessagesLatency, 0),
+		TimeoutRate:     rate(f.TimeoutRate),
+		ErrorRate:       rate(f.ErrorRate),
+		DuplicateRate:   rate(f.DuplicateRate),
 	}
 }
 
@@ -114,10 +120,11 @@ func (s *Sim) hangUp(w http.ResponseWriter, r *http.Request) {
 
 // faultsJSON is the wire form of Faults at /sim/faults.
 type faultsJSON struct {
-	Latency       string  `json:"latency"` // a Go duration, "250ms"
-	TimeoutRate   float64 `json:"timeout_rate"`
-	ErrorRate     float64 `json:"error_rate"`
-	DuplicateRate float64 `json:"duplicate_rate"`
+	Latency         string  `json:"latency"` // a Go duration, "250ms"
+	TimeoutRate     float64 `json:"timeout_rate"`
+	ErrorRate       float64 `json:"error_rate"`
+	DuplicateRate   float64 `json:"duplicate_rate"`
+	MessagesLatency string  `json:"messages_latency,omitempty"` // a Go duration
 }
 
 // serveFaults answers the fault knobs (GET), or replaces them (POST, the
@@ -139,11 +146,16 @@ func (s *Sim) serveFaults(w http.ResponseWriter, r *http.Request) {
 		s.SetFaults(f)
 	}
 	f := s.Faults()
+	ml := ""
+	if f.MessagesLatency > 0 {
+		ml = f.MessagesLatency.String()
+	}
 	writeJSON(w, http.StatusOK, faultsJSON{
-		Latency:       f.Latency.String(),
-		TimeoutRate:   f.TimeoutRate,
-		ErrorRate:     f.ErrorRate,
-		DuplicateRate: f.DuplicateRate,
+		Latency:         f.Latency.String(),
+		TimeoutRate:     f.TimeoutRate,
+		ErrorRate:       f.ErrorRate,
+		DuplicateRate:   f.DuplicateRate,
+		MessagesLatency: ml,
 	})
 }
 
@@ -156,6 +168,13 @@ func (in faultsJSON) faults() (Faults, error) {
 			return f, fmt.Errorf("latency %q is not a non-negative duration like \"250ms\"", in.Latency)
 		}
 		f.Latency = d
+	}
+	if in.MessagesLatency != "" {
+		d, err := time.ParseDuration(in.MessagesLatency)
+		if err != nil || d < 0 {
+			return f, fmt.Errorf("messages_latency %q is not a non-negative duration like \"250ms\"", in.MessagesLatency)
+		}
+		f.MessagesLatency = d
 	}
 	for _, r := range []struct {
 		name string

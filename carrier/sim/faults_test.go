@@ -167,6 +167,7 @@ func TestSetFaults(t *testing.T) {
 		t.Errorf("GET /sim/faults = %d %s", r.status, r.body)
 	}
 	for _, body := range []string{
+		`{"messages_latency":"-1s"}`,
 		`{"latency":"soon"}`,
 		`{"latency":"-1s"}`,
 		`{"latency":10}`,
@@ -186,6 +187,10 @@ func TestSetFaults(t *testing.T) {
 	// Fields left out are zero.
 	if r := c.do("POST", "/sim/faults", `{}`); r.status != 200 || s.Faults() != (sim.Faults{}) {
 		t.Errorf("POST {} = %d %s, faults %+v", r.status, r.body, s.Faults())
+	}
+	r = c.do("POST", "/sim/faults", `{"messages_latency":"1.5s"}`)
+	if f := s.Faults(); r.status != 200 || f != (sim.Faults{MessagesLatency: 1500 * time.Millisecond}) {
+		t.Errorf("POST messages_latency = %d %s; Faults() = %+v", r.status, r.body, f)
 	}
 }
 

@@ -162,6 +162,15 @@ func (s *Sim) serveCreateMessage(w http.ResponseWriter, r *http.Request) {
 		s.statusCallback(m)
 	}
 	s.mu.Unlock()
+	if d := s.Faults().MessagesLatency; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up: it never learns the MT was taken
+		}
+	}
 	writeJSON(w, http.StatusCreated, answer)
 }
 

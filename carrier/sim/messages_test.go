@@ -202,6 +202,11 @@ func TestSendAndList(t *testing.T) {
 		prev = at
 	}
 
+	status, body = apiCall(t, srv, "GET", messagesPath+"?From=99999", account, token, nil)
+	if err := json.Unmarshal([]byte(body), &list); err != nil || status != 200 || len(list.Messages) != 0 {
+		t.Errorf("list from another sender = %d %s", status, body)
+	}
+
 	status, body = apiCall(t, srv, "GET", messagesPath, account, token, nil)
 	if err := json.Unmarshal([]byte(body), &list); err != nil || status != 200 {
 		t.Fatal(status, err)
@@ -337,4 +342,24 @@ func TestCloseStopsCallbacks(t *testing.T) {
 		t.Errorf("status %d, want 201", status)
 	}
 	s.Close()
+}
+
+// TestSlowMessagesAPI: with MessagesLatency the simulator takes an MT and
+// only then holds its answer; a client that gives up meanwhile does not
+// learn the sid, and finds the MT in the list (what the outbox resolves
+// an unknown outcome against).
+func TestSlowMessagesAPI(t *testing.T) {
+	s, srv := startSim(t, sim.Config{})
+	s.SetFaults(sim.Faults{MessagesLatency: time.Minute})
+	c := &twilio.Client{BaseURL: srv.URL, AccountSID: account, AuthToken: token}
+	mt := donation.MT{To: phone, From: short, Body: "slow"}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if sid, err := c.Send(ctx, mt); err == nil || errors.Is(err, donation.ErrNotSent) {
+		t.Fatalf("Send through a held answer = %q, %v; want an unknown outcome", sid, err)
+	}
+	sids, err := c.Sent(context.Background(), mt, time.Now().Add(-time.Minute))
+	if err != nil || len(sids) != 1 || len(s.Messages(phone)) != 1 || sids[0] != s.Messages(phone)[0].SID {
+		t.Errorf("Sent = %v, %v; want the one message the simulator took", sids, err)
+	}
 }

@@ -3,9 +3,11 @@ package twilio_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -111,18 +113,19 @@ func TestClientSendErrors(t *testing.T) {
 		body         string
 		unsubscribed bool
 		rejected     bool
-		code         int // APIError.Code; -1 when no APIError is expected
+		notSent      bool // the gateway surely did not take it
+		code         int  // APIError.Code; -1 when no APIError is expected
 	}{
 		{name: "Unsubscribed", status: 400, body: `{"code":21610,"message":"Attempt to send to unsubscribed recipient","more_info":"https://www.twilio.com/docs/errors/21610","status":400}`,
 			unsubscribed: true, code: 21610},
-		{name: "RateLimitedCode", status: 429, body: `{"code":20429,"message":"Too Many Requests","status":429}`, code: 20429},
-		{name: "RateLimitedCodeOn400", status: 400, body: `{"code":20429,"message":"Too Many Requests","status":400}`, code: 20429},
-		{name: "RateLimitedStatus", status: 429, body: `{"message":"slow down"}`, code: 0},
+		{name: "RateLimitedCode", status: 429, body: `{"code":20429,"message":"Too Many Requests","status":429}`, notSent: true, code: 20429},
+		{name: "RateLimitedCodeOn400", status: 400, body: `{"code":20429,"message":"Too Many Requests","status":400}`, notSent: true, code: 20429},
+		{name: "RateLimitedStatus", status: 429, body: `{"message":"slow down"}`, notSent: true, code: 0},
 		{name: "InvalidTo", status: 400, body: `{"code":21211,"message":"The 'To' number +12025554321 is not a valid phone number.","status":400}`,
 			rejected: true, code: 21211},
 		{name: "Forbidden", status: 403, body: `{"code":21408,"message":"Permission to send an SMS has not been enabled","status":403}`,
 			rejected: true, code: 21408},
-		{name: "BadCredentials", status: 401, body: `{"code":20003,"message":"Authenticate","status":401}`, code: 20003},
+		{name: "BadCredentials", status: 401, body: `{"code":20003,"message":"Authenticate","status":401}`, notSent: true, code: 20003},
 		{name: "ServerError", status: 500, body: `{"code":20500,"message":"Internal Server Error","status":500}`, code: 20500},
 		{name: "BadGatewayHTML", status: 502, body: `<html>bad gateway</html>`, code: 0},
 		{name: "RejectedNotJSON", status: 404, body: `not found`, rejected: true, code: 0},
@@ -143,6 +146,9 @@ func TestClientSendErrors(t *testing.T) {
 			}
 			if got := errors.Is(err, donation.ErrRejected); got != tt.rejected {
 				t.Errorf("errors.Is(%v, ErrRejected) = %v, want %v", err, got, tt.rejected)
+			}
+			if got := errors.Is(err, donation.ErrNotSent); got != tt.notSent {
+				t.Errorf("errors.Is(%v, ErrNotSent) = %v, want %v", err, got, tt.notSent)
 			}
 			var apiErr *twilio.APIError
 			switch {
@@ -177,6 +183,9 @@ func TestClientSendNetworkError(t *testing.T) {
 	if errors.Is(err, donation.ErrRejected) || errors.Is(err, donation.ErrUnsubscribed) {
 		t.Errorf("network error %v is final, want retryable", err)
 	}
+	if !errors.Is(err, donation.ErrNotSent) {
+		t.Errorf("refused connection %v: want ErrNotSent (nothing reached the gateway)", err)
+	}
 }
 
 func TestClientSendTimeout(t *testing.T) {
@@ -199,6 +208,62 @@ func TestClientSendTimeout(t *testing.T) {
 	}
 	if errors.Is(err, donation.ErrRejected) {
 		t.Error("timeout is final, want retryable")
+	}
+	if errors.Is(err, donation.ErrNotSent) {
+		t.Error("timeout is ErrNotSent; the gateway may have taken the message")
+	}
+}
+
+// TestClientSent: the message list is read newest first across pages back
+// to since, and the matching messages come back oldest first.
+func TestClientSent(t *testing.T) {
+	const page2 = messagesURI + "?Page=1&PageSize=2&PageToken=p2"
+	msg := func(sid, to, body, at string) string {
+		return `{"sid":"` + sid + `","to":"` + to + `","from":"41444","body":"` + body + `","date_created":"` + at + `"}`
+	}
+	var queries []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, _ := r.BasicAuth(); r.Method != http.MethodGet || r.URL.Path != messagesURI || u != testAccount || p != "tok" {
+			t.Errorf("request %s %s as %s", r.Method, r.URL, u)
+		}
+		queries = append(queries, r.URL.Query())
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("PageToken") == "" {
+			io.WriteString(w, `{"messages":[`+
+				msg("SMnew", testMT.To, testMT.Body, "Mon, 01 Mar 2027 12:00:05 +0000")+`,`+
+				msg("SMother", testMT.To, "another text", "Mon, 01 Mar 2027 12:00:04 +0000")+
+				`],"next_page_uri":"`+page2+`"}`)
+			return
+		}
+		io.WriteString(w, `{"messages":[`+
+			msg("SMmid", testMT.To, testMT.Body, "Mon, 01 Mar 2027 12:00:03 +0000")+`,`+
+			msg("SMold", testMT.To, testMT.Body, "Mon, 01 Mar 2027 11:59:00 +0000")+
+			`],"next_page_uri":"`+messagesURI+`?PageToken=p3"}`)
+	}))
+	defer srv.Close()
+	c := &twilio.Client{BaseURL: srv.URL, AccountSID: testAccount, AuthToken: "tok"}
+	since := time.Date(2027, 3, 1, 12, 0, 3, 500_000_000, time.UTC) // rounds down to :03
+	got, err := c.Sent(context.Background(), testMT, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"SMmid", "SMnew"}; !slices.Equal(got, want) {
+		t.Errorf("Sent = %v, want %v", got, want)
+	}
+	if len(queries) != 2 {
+		t.Errorf("read %d pages, want 2 (page 2 reaches back past since)", len(queries))
+	}
+	if q := queries[0]; q.Get("To") != testMT.To || q.Get("From") != testMT.From {
+		t.Errorf("first query %v, want filtered by To and From", q)
+	}
+
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer bad.Close()
+	c.BaseURL = bad.URL
+	if _, err := c.Sent(context.Background(), testMT, since); err == nil {
+		t.Error("Sent with the list answering 503: no error")
 	}
 }
 

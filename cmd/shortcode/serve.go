@@ -47,6 +47,9 @@ type Main struct {
 	// ChargeBackoff is the first wait after an unknown charge outcome;
 	// ChargeLease how long an attempt is left to the server making it.
 	ChargeBackoff, ChargeLease time.Duration
+	// SendLease is how long an MT being sent is left to the server sending
+	// it; SendTimeout bounds one call to the gateway.
+	SendLease, SendTimeout time.Duration
 	// Poll is how often the workers look for work nobody woke them for;
 	// SimTimeout is how long the embedded simulator holds a request it
 	// times out. Zero means the defaults; tests shorten them.
@@ -94,6 +97,10 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&rate, "rate-limit", rate, "MOs a phone number may send in a minute; more are recorded, not answered (STOP always works) ($SHORTCODE_RATE_LIMIT)")
 	lease := env("charge-lease", "30s")
 	fs.StringVar(&lease, "charge-lease", lease, "how long a charge attempt is left to the server making it before another server (or a restart) may retry it ($SHORTCODE_CHARGE_LEASE)")
+	sendLease := env("send-lease", "30s")
+	fs.StringVar(&sendLease, "send-lease", sendLease, "how long an MT being sent is left to the server sending it before another server (or a restart) looks for it at the gateway and sends it if it is not there ($SHORTCODE_SEND_LEASE)")
+	sendTimeout := env("send-timeout", "10s")
+	fs.StringVar(&sendTimeout, "send-timeout", sendTimeout, "longest wait for the gateway's answer to one MT ($SHORTCODE_SEND_TIMEOUT)")
 	backoff := env("charge-backoff", "1s")
 	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +121,12 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	m.ChargeBackoff = d
 	if m.ChargeLease, err = time.ParseDuration(lease); err != nil || m.ChargeLease <= 0 {
 		return fmt.Errorf("serve: --charge-lease %q: want a positive duration", lease)
+	}
+	if m.SendLease, err = time.ParseDuration(sendLease); err != nil || m.SendLease < time.Second {
+		return fmt.Errorf("serve: --send-lease %q: want a duration of at least 1s", sendLease)
+	}
+	if m.SendTimeout, err = time.ParseDuration(sendTimeout); err != nil || m.SendTimeout <= 0 {
+		return fmt.Errorf("serve: --send-timeout %q: want a positive duration", sendTimeout)
 	}
 	return nil
 }
@@ -208,6 +221,8 @@ func (m *Main) Start(ctx context.Context) error {
 		Clock:         donation.SystemClock{},
 		ChargeBackoff: m.ChargeBackoff,
 		ChargeLease:   m.ChargeLease,
+		SendLease:     m.SendLease,
+		SendTimeout:   m.SendTimeout,
 		RateLimit:     m.RateLimit,
 		Sender: &twilio.Client{
 			BaseURL: apiURL, AccountSID: m.TwilioAccountSID, AuthToken: m.TwilioAuthToken,

@@ -24,7 +24,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		addr, webhookURL, signURL, accountSID, authToken string
 		carrierUser, carrierPassword, carrierToken       string
 		latency, timeout, timeoutRate, errorRate         string
-		duplicateRate, seed                              string
+		duplicateRate, seed, messagesLatency             string
 	)
 	stringFlag(fs, &addr, "addr", "127.0.0.1:8081", "HTTP listen address of the simulator")
 	stringFlag(fs, &webhookURL, "webhook-url", "http://127.0.0.1:8080/gateways/twilio/sms", "where MOs are delivered: shortcode's Twilio webhook")
@@ -39,6 +39,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stringFlag(fs, &timeoutRate, "timeout-rate", "0", "fraction of carrier requests that time out (0..1); half the charges among them are applied")
 	stringFlag(fs, &errorRate, "error-rate", "0", "fraction of carrier requests answered 500, applying nothing (0..1)")
 	stringFlag(fs, &duplicateRate, "duplicate-rate", "0", "fraction of phone MOs delivered twice (0..1)")
+	stringFlag(fs, &messagesLatency, "messages-latency", "0s", "how long the Messages API holds its answer after taking an MT (a slow gateway)")
 	stringFlag(fs, &seed, "seed", "0", "seed of the fault dice, to reproduce a run (0: random)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,6 +65,9 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	var err error
 	if cfg.Faults.Latency, err = parseSimDuration("latency", latency, false); err != nil {
+		return err
+	}
+	if cfg.Faults.MessagesLatency, err = parseSimDuration("messages-latency", messagesLatency, false); err != nil {
 		return err
 	}
 	if cfg.Timeout, err = parseSimDuration("timeout", timeout, true); err != nil {
