@@ -503,8 +503,12 @@ func (s *step) choose(amount int64) error {
 	if err != nil {
 		return fmt.Errorf("usage for committee %s: %w", p.Committee.ID, err)
 	}
+	// The donor may certify, and so date the gift, at any time until the
+	// request expires: the amount must fit every period up to then.
+	now := s.in.Now
+	expires := now.Add(p.ConfirmExpiry)
 	var over *compliance.CapError
-	if err := p.Limits.Check(p.Committee, usage, s.in.Now, amount); errors.As(err, &over) {
+	if err := p.Limits.Check(p.Committee, usage, now, expires, amount); errors.As(err, &over) {
 		if len(p.PricePoints) == 0 || over.Remaining < p.PricePoints[0] {
 			s.send(p, p.Templates.LimitReached, vars(p, d), d)
 			if err := s.fire(evCancel); err != nil {
@@ -521,8 +525,8 @@ func (s *step) choose(amount int64) error {
 		return fmt.Errorf("check limits: %w", err)
 	}
 	d.Amount = amount
-	d.ReservedAt = s.in.Now
-	d.ExpiresAt = s.in.Now.Add(p.ConfirmExpiry)
+	d.ReservedAt = now
+	d.ExpiresAt = expires
 	s.save(d)
 	s.effect(Reserve, d)
 	if err := s.fire(evAmount); err != nil {
