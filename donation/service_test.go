@@ -272,11 +272,76 @@ func TestTwoShortCodesShareTheCap(t *testing.T) {
 	})
 }
 
+// TestMonthCapAcrossMidnight: SPEC §5.3 and §10 (2), strict mode off. A
+// request reserved before midnight may be certified, and so dated, after
+// it: requests on another short code of the committee after midnight must
+// leave room for it in the new month.
+func TestMonthCapAcrossMidnight(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		loc, err := time.LoadLocation("America/Chicago")
+		if err != nil {
+			t.Fatal(err)
+		}
+		calendarMonths := func(p *compliance.Program) {
+			p.Committee.TimeZone = loc.String()
+			p.Limits.Rolling = false
+		}
+		h := newHarness(t, db, calendarMonths)
+		h.secondShortCode(calendarMonths)
+		const other = "62263"
+		phone := "+12125550100"
+
+		// 23:40 on March 31 in the committee's zone: $20 reserved on
+		// 62262, open until 00:40.
+		h.clock.now = time.Date(2027, 3, 31, 23, 40, 0, 0, loc)
+		if mts := h.send(phone, "GIVE 20"); len(mts) != 1 || !strings.Contains(mts[0], "Reply YES to give $20") {
+			t.Fatalf("GIVE 20 on %s: %q", shortCode, mts)
+		}
+
+		// After midnight, $20 on 62263 fits whatever date the first
+		// request takes; a second $20 does not.
+		h.clock.now = time.Date(2027, 4, 1, 0, 5, 0, 0, loc)
+		h.sendTo(phone, other, "GIVE 20")
+		h.sendTo(phone, other, "YES")
+		h.sendTo(phone, other, h.pins[phone])
+		h.charge()
+		h.mts(phone) // the receipt
+		mts := h.sendTo(phone, other, "GIVE 20")
+		if len(mts) != 1 || !strings.Contains(mts[0], "you can give up to $10 more") {
+			t.Errorf("second $20 on %s after midnight: got %q, want the $10 remaining allowance", other, mts)
+			if len(mts) == 1 && strings.Contains(mts[0], "Reply YES") {
+				h.sendTo(phone, other, "YES")
+				h.sendTo(phone, other, h.pins[phone])
+				h.charge()
+			}
+		}
+
+		// YES and PIN on 62262 complete the first request in April.
+		h.send(phone, "YES")
+		h.send(phone, h.pins[phone])
+		h.charge()
+		var april int64
+		for _, d := range h.donations(phone) {
+			if d.Status == donation.Completed && d.ReceivedAt.In(loc).Month() == time.April {
+				april += d.Amount
+			}
+		}
+		if april != 4000 {
+			t.Errorf("completed in April: %d cents, want 4000 (the $50 cap leaves no room for a third $20)", april)
+		}
+		h.checkInvariants(phone)
+	})
+}
+
 // secondShortCode adds the demo program on short code 62263, for the same
-// committee (AO 2012-30 allows shared and several short codes).
-func (h *harness) secondShortCode() {
+// committee (AO 2012-30 allows shared and several short codes), after
+// edits; the committee's settings are those of the last program saved.
+func (h *harness) secondShortCode(edits ...func(*compliance.Program)) {
 	h.t.Helper()
 	second := compliance.DemoProgram("https://sc.example")
+	for _, edit := range edits {
+		edit(&second)
+	}
 	second.ID, second.ShortCode = "demo2", "62263"
 	if err := h.db.SaveProgram(h.ctx, second); err != nil {
 		h.t.Fatal(err)
