@@ -333,6 +333,72 @@ func TestMonthCapAcrossMidnight(t *testing.T) {
 	})
 }
 
+// TestCapsCheckedAgainAtYes: a reservation that escaped the check of its
+// span (an older server admitted gifts in April while it was open) is
+// checked again as the YES dates it, and ends with the limit text.
+func TestCapsCheckedAgainAtYes(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		loc, err := time.LoadLocation("America/Chicago")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHarness(t, db, func(p *compliance.Program) {
+			p.Committee.TimeZone = loc.String()
+			p.Limits.Rolling = false
+		})
+		phone := "+12125550100"
+		h.clock.now = time.Date(2027, 3, 31, 23, 40, 0, 0, loc)
+		h.send(phone, "GIVE 20")
+		april := time.Date(2027, 4, 1, 0, 5, 0, 0, loc)
+		var gifts []donation.Donation
+		for i := range 2 {
+			gifts = append(gifts, donation.Donation{
+				ID: fmt.Sprintf("legacy%d", i), ProgramID: "demo", CommitteeID: "C99999999",
+				Phone: phone, ShortCode: shortCode, Amount: 2000, Status: donation.Completed,
+				CreatedAt: april, ReservedAt: april, ReceivedAt: april, FinishedAt: april,
+			})
+		}
+		err = db.Update(h.ctx, phone, func(tx donation.Tx) error {
+			return tx.Apply(h.ctx, donation.Result{Donations: gifts}, april, "")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.now = time.Date(2027, 4, 1, 0, 10, 0, 0, loc)
+		if mts := h.send(phone, "YES"); len(mts) != 1 || !strings.Contains(mts[0], "reached the text-giving limit") {
+			t.Errorf("YES: got %q, want the limit text", mts)
+		}
+		for _, d := range h.donations(phone) {
+			if d.Status == donation.Open || (d.Status == donation.Cancelled && (d.Reserved() || !d.CertifiedAt.IsZero())) {
+				t.Errorf("donation %s: %+v", d.ID, d)
+			}
+		}
+		if sub := h.subscriber(phone); sub.State != donation.Idle || sub.DonationID != "" {
+			t.Errorf("subscriber %+v, want idle", sub)
+		}
+		if certs, _ := db.Certifications(h.ctx); len(certs) != 0 {
+			t.Errorf("%d certifications recorded, want none", len(certs))
+		}
+	})
+}
+
+// TestReceivedNotBeforeReserved: a YES handled on a server whose clock is
+// behind the one that reserved dates the gift at the reservation, inside
+// the span the caps were checked for.
+func TestReceivedNotBeforeReserved(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		phone := "+12125550100"
+		h.send(phone, "GIVE 10")
+		h.clock.Advance(-time.Minute)
+		h.send(phone, "YES")
+		d := h.donations(phone)[0]
+		if d.ReservedAt.IsZero() || !d.ReceivedAt.Equal(d.ReservedAt) || !d.CertifiedAt.Before(d.ReservedAt) {
+			t.Errorf("reserved %v, received %v, certified %v; want received at the reservation", d.ReservedAt, d.ReceivedAt, d.CertifiedAt)
+		}
+	})
+}
+
 // secondShortCode adds the demo program on short code 62263, for the same
 // committee (AO 2012-30 allows shared and several short codes), after
 // edits; the committee's settings are those of the last program saved.
