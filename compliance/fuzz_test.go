@@ -98,21 +98,25 @@ func FuzzParsePhone(f *testing.F) {
 }
 
 func FuzzCheck(f *testing.F) {
-	f.Add(int64(2000), int64(3000), int64(1700000000), int64(1000), "America/New_York", true)
-	f.Add(int64(-5), int64(0), int64(0), int64(-1), "", false)
-	f.Fuzz(func(t *testing.T, amount, used, unix, offset int64, tz string, pac bool) {
+	f.Add(int64(2000), int64(3000), int64(1700000000), int64(1000), int64(0), int64(3600), "America/New_York", true)
+	f.Add(int64(-5), int64(0), int64(0), int64(-1), int64(-1), int64(-1), "", false)
+	f.Fuzz(func(t *testing.T, amount, used, unix, offset, open, expiry int64, tz string, pac bool) {
 		c := compliance.Committee{Type: compliance.Candidate, TimeZone: tz}
 		if pac {
 			c.Type = compliance.PAC
 		}
 		now := time.Unix(unix%(1<<40), 0)
-		history := []compliance.Entry{{At: now.Add(-time.Duration(offset % (1 << 50))), Amount: used}}
+		// Spans of up to about 13 days: an open reservation until its
+		// expiry, and the new amount's own.
+		at := now.Add(-time.Duration(offset % (1 << 50)))
+		history := []compliance.Entry{{At: at, Until: at.Add(time.Duration(open % (1 << 50))), Amount: used}}
+		until := now.Add(time.Duration(expiry % (1 << 50)))
 		l := compliance.DefaultLimits
-		rem, _ := l.Remaining(c, history, now)
+		rem, _ := l.Remaining(c, history, now, until)
 		if rem < 0 || rem > max(l.Month, l.Cycle) {
 			t.Fatalf("Remaining = %d", rem)
 		}
-		err := l.Check(c, history, now, amount)
+		err := l.Check(c, history, now, until, amount)
 		if err == nil && (amount <= 0 || amount > rem || amount > l.PerMessage) {
 			t.Fatalf("Check(%d) passed with %d remaining", amount, rem)
 		}

@@ -7,10 +7,29 @@ import (
 )
 
 // Entry is one amount counted against the caps: a completed contribution not
-// refunded, or an open reservation, at its date of receipt or reservation.
+// refunded, or an open reservation. Its date is At, unless Until is after At:
+// then its date is not fixed yet and may be anything from At through Until,
+// as for a reservation not yet certified, which is dated when the donor
+// certifies, at the latest when it expires. An entry counts in every period
+// its possible dates touch, so that later amounts leave room for it wherever
+// it lands.
 type Entry struct {
 	At     time.Time
-	Amount int64 // cents
+	Until  time.Time // zero (or not after At) for a fixed date
+	Amount int64     // cents
+}
+
+// last is the latest date e may take.
+func (e Entry) last() time.Time {
+	if e.Until.After(e.At) {
+		return e.Until
+	}
+	return e.At
+}
+
+// within reports whether e may be dated in [start, end).
+func (e Entry) within(start, end time.Time) bool {
+	return e.At.Before(end) && !e.last().Before(start)
 }
 
 // Cap names one of the contribution caps of SPEC §5.1.
@@ -74,43 +93,60 @@ type capUse struct {
 
 func (u capUse) remaining() int64 { return max(0, u.limit-u.used) }
 
-// uses returns the caps that apply to c at now, other than the
-// per-message cap, with what history counts against each: the election
-// cycle or calendar year, the calendar month (both in the committee's time
-// zone), and in strict mode the last 31 days: entries after now-31 days
-// (entries dated after now, from a skewed clock, count too). Entries are
-// counted when their amount is positive.
-func (l Limits) uses(c Committee, history []Entry, now time.Time) []capUse {
-	loc := c.Location()
-	ps, pe := c.Period(now)
-	period := capUse{cap: CapCycle, limit: l.Cycle}
-	if c.Type == PAC {
-		period.cap = CapYear
+// uses returns the caps, other than the per-message cap, that apply to a
+// new amount that may be dated anywhere from at through until (a zero until
+// means at), with what history counts against each. An amount must fit every
+// period its dates touch: each election cycle or calendar year, and each
+// calendar month (in the committee's time zone). History counts in a period
+// when its own dates touch it; by induction, whatever dates the amounts take
+// in the end, no period holds more than its cap.
+//
+// In strict mode the rolling cap counts every entry that may be dated after
+// at-31 days (entries dated after at, from a skewed clock, count too). That
+// holds for any 31 days whatever the dates taken in the end: of the
+// amounts dated in some 31 days, the last one reserved was checked against
+// all the others, as none can be dated before its reservation.
+func (l Limits) uses(c Committee, history []Entry, at, until time.Time) []capUse {
+	span := Entry{At: at, Until: until}
+	var uses []capUse
+	count := func(cp Cap, limit int64, start, end time.Time) {
+		u := capUse{cap: cp, limit: limit}
+		for _, e := range history {
+			if e.Amount > 0 && e.within(start, end) {
+				u.used = addCents(u.used, e.Amount)
+			}
+		}
+		uses = append(uses, u)
 	}
-	local := now.In(loc)
-	ms := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
-	me := ms.AddDate(0, 1, 0)
-	month := capUse{cap: CapMonth, limit: l.Month}
-	rolling := capUse{cap: CapRolling, limit: l.Month}
-	rs := now.Add(-RollingWindow)
-	for _, e := range history {
-		if e.Amount <= 0 {
-			continue
-		}
-		if !e.At.Before(ps) && e.At.Before(pe) {
-			period.used = addCents(period.used, e.Amount)
-		}
-		if !e.At.Before(ms) && e.At.Before(me) {
-			month.used = addCents(month.used, e.Amount)
-		}
-		if e.At.After(rs) {
-			rolling.used = addCents(rolling.used, e.Amount)
-		}
+	period := CapCycle
+	if c.Type == PAC {
+		period = CapYear
+	}
+	// Periods end after the time they contain, so the loops end.
+	for t := at; !t.After(span.last()); {
+		start, end := c.Period(t)
+		count(period, l.Cycle, start, end)
+		t = end
+	}
+	loc := c.Location()
+	for t := at; !t.After(span.last()); {
+		local := t.In(loc)
+		start := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, loc)
+		end := start.AddDate(0, 1, 0)
+		count(CapMonth, l.Month, start, end)
+		t = end
 	}
 	if l.Rolling {
-		return []capUse{period, month, rolling}
+		rolling := capUse{cap: CapRolling, limit: l.Month}
+		since := at.Add(-RollingWindow)
+		for _, e := range history {
+			if e.Amount > 0 && e.last().After(since) {
+				rolling.used = addCents(rolling.used, e.Amount)
+			}
+		}
+		uses = append(uses, rolling)
 	}
-	return []capUse{period, month}
+	return uses
 }
 
 // addCents adds without overflowing.
@@ -122,7 +158,7 @@ func addCents(a, b int64) int64 {
 }
 
 // binding is the cap with the least allowance left; on a tie, the longer
-// period (cycle or year, then month, then rolling).
+// period (cycle or year, then month, then rolling), then the earlier one.
 func binding(uses []capUse) capUse {
 	b := uses[0]
 	for _, u := range uses[1:] {
@@ -134,26 +170,30 @@ func binding(uses []capUse) capUse {
 }
 
 // Remaining returns how much more a donor with the given history may give
-// to committee c at now under the calendar-month cap, the rolling 31-day
-// cap (strict mode) and the election-cycle (candidate) or calendar-year
-// (pac) cap: the smallest allowance left, never negative, and the cap that
-// binds. History entries are completed contributions not refunded and open
-// reservations (SPEC §5.2); entries with a non-positive amount are ignored.
-// The per-message cap is not included: see Check.
-func (l Limits) Remaining(c Committee, history []Entry, now time.Time) (int64, Cap) {
-	b := binding(l.uses(c, history, now))
+// to committee c in an amount that may be dated anywhere from at through
+// until (a zero until means at: a date fixed now), under the calendar-month
+// cap, the rolling 31-day cap (strict mode) and the election-cycle
+// (candidate) or calendar-year (pac) cap: the smallest allowance left in any
+// period those dates touch, never negative, and the cap that binds. History
+// entries are completed contributions not refunded and open reservations
+// (SPEC §5.2); entries with a non-positive amount are ignored. The
+// per-message cap is not included: see Check.
+func (l Limits) Remaining(c Committee, history []Entry, at, until time.Time) (int64, Cap) {
+	b := binding(l.uses(c, history, at, until))
 	return b.remaining(), b.cap
 }
 
-// Check returns nil when amount may be given now: it is positive, at most
-// the per-message cap, and at most Remaining. Over a cap it returns a
-// *CapError naming the cap that binds: CapMessage when only the per-message
-// cap is passed, else the cap with the least allowance left.
-func (l Limits) Check(c Committee, history []Entry, now time.Time, amount int64) error {
+// Check returns nil when amount may be reserved at at for a request that
+// may be dated as late as until (its expiry; zero for a date fixed at at):
+// it is positive, at most the per-message cap, and at most Remaining. Over a
+// cap it returns a *CapError naming the cap that binds: CapMessage when only
+// the per-message cap is passed, else the cap with the least allowance left.
+// An amount that passes joins the history as Entry{at, until, amount}.
+func (l Limits) Check(c Committee, history []Entry, at, until time.Time, amount int64) error {
 	if amount <= 0 {
 		return fmt.Errorf("check limits: amount %d cents is not positive", amount)
 	}
-	b := binding(l.uses(c, history, now))
+	b := binding(l.uses(c, history, at, until))
 	rem := b.remaining()
 	perMessage := max(0, l.PerMessage)
 	if amount <= min(perMessage, rem) {

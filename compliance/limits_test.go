@@ -2,6 +2,9 @@ package compliance_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ type limitCase struct {
 	c       compliance.Committee
 	history []compliance.Entry
 	now     time.Time
+	until   time.Time // the new amount's latest date; zero: fixed at now
 	amount  int64
 	// want: nil error, or a *CapError with this cap, used and remaining.
 	ok        bool
@@ -41,7 +45,7 @@ func runLimitCases(t *testing.T, cases []limitCase) {
 			if c.Type == "" {
 				c.Type = compliance.Candidate
 			}
-			err := l.Check(c, tc.history, tc.now, tc.amount)
+			err := l.Check(c, tc.history, tc.now, tc.until, tc.amount)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("Check($%s) = %v, want allowed", compliance.FormatAmount(tc.amount), err)
@@ -73,7 +77,7 @@ func TestCheckPerMessage(t *testing.T) {
 			cap:     compliance.CapMonth, used: 3000, rem: 2000},
 	})
 	for _, amount := range []int64{0, -1, -2000} {
-		err := compliance.DefaultLimits.Check(compliance.Committee{Type: compliance.Candidate}, nil, now, amount)
+		err := compliance.DefaultLimits.Check(compliance.Committee{Type: compliance.Candidate}, nil, now, time.Time{}, amount)
 		var ce *compliance.CapError
 		if err == nil || errors.As(err, &ce) {
 			t.Errorf("Check(%d) = %v, want a plain error", amount, err)
@@ -219,14 +223,14 @@ func TestRemaining(t *testing.T) {
 		{"cycle smaller than a month", compliance.Limits{PerMessage: 1000, Month: 5000, Cycle: 3000}, nil, 3000, compliance.CapCycle},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rem, cp := tc.limits.Remaining(c, tc.history, now)
+			rem, cp := tc.limits.Remaining(c, tc.history, now, time.Time{})
 			if rem != tc.rem || cp != tc.cap {
 				t.Errorf("Remaining = %d, %s; want %d, %s", rem, cp, tc.rem, tc.cap)
 			}
 		})
 	}
 	pac := compliance.Committee{Type: compliance.PAC}
-	if _, cp := compliance.DefaultLimits.Remaining(pac, []compliance.Entry{entry(noon(2025, 1, 1), 19000)}, now); cp != compliance.CapYear {
+	if _, cp := compliance.DefaultLimits.Remaining(pac, []compliance.Entry{entry(noon(2025, 1, 1), 19000)}, now, time.Time{}); cp != compliance.CapYear {
 		t.Errorf("pac binding cap = %s, want %s", cp, compliance.CapYear)
 	}
 }
@@ -253,4 +257,220 @@ func TestCapErrorMessage(t *testing.T) {
 			}
 		}
 	}
+}
+
+// span is an open reservation not yet certified: it may be dated anywhere
+// from at through until.
+func span(at, until time.Time, cents int64) compliance.Entry {
+	return compliance.Entry{At: at, Until: until, Amount: cents}
+}
+
+// TestCheckSpans: SPEC §5.3. A request reserved before the end of a month,
+// year or election cycle may be certified, and so dated, after it: it
+// counts in both periods until then, and a new amount must fit every period
+// it may be dated in.
+func TestCheckSpans(t *testing.T) {
+	chicago, err := time.LoadLocation("America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(loc *time.Location, y int, m time.Month, d, hh, mm int) time.Time {
+		return time.Date(y, m, d, hh, mm, 0, 0, loc)
+	}
+	apr := func(hh, mm int) time.Time { return at(chicago, 2027, 4, 1, hh, mm) }
+	mar31 := func(hh, mm int) time.Time { return at(chicago, 2027, 3, 31, hh, mm) }
+	candidate := compliance.Committee{Type: compliance.Candidate, TimeZone: "America/Chicago"}
+	notRolling := compliance.DefaultLimits
+	notRolling.Rolling = false
+	// A $40 year or cycle, so that it binds within a day.
+	short := compliance.Limits{PerMessage: 2000, Month: 5000, Cycle: 4000}
+	pac := compliance.Committee{Type: compliance.PAC, TimeZone: "America/New_York"}
+	nyCandidate := compliance.Committee{Type: compliance.Candidate, TimeZone: "America/New_York"}
+	runLimitCases(t, []limitCase{
+		{name: "reserved at 23:40 on March 31, open until 00:40: counts in April",
+			limits: notRolling, c: candidate, now: apr(0, 6), until: apr(1, 6), amount: 2000,
+			history: []compliance.Entry{span(mar31(23, 40), apr(0, 40), 2000), entry(apr(0, 5), 2000)},
+			cap:     compliance.CapMonth, used: 4000, rem: 1000},
+		{name: "the same in strict mode",
+			c: candidate, now: apr(0, 6), until: apr(1, 6), amount: 2000,
+			history: []compliance.Entry{span(mar31(23, 40), apr(0, 40), 2000), entry(apr(0, 5), 2000)},
+			cap:     compliance.CapMonth, used: 4000, rem: 1000},
+		{name: "certified at 23:50 on March 31: March's only",
+			limits: notRolling, c: candidate, now: apr(0, 6), until: apr(1, 6), amount: 2000, ok: true,
+			history: []compliance.Entry{entry(mar31(23, 50), 2000), entry(apr(0, 5), 2000)}},
+		{name: "certified at 00:10 on April 1: April's only",
+			limits: notRolling, c: candidate, now: apr(0, 16), until: apr(1, 16), amount: 2000,
+			history: []compliance.Entry{entry(apr(0, 10), 2000), entry(apr(0, 5), 2000)},
+			cap:     compliance.CapMonth, used: 4000, rem: 1000},
+		{name: "expired before midnight: not April's",
+			limits: notRolling, c: candidate, now: apr(0, 6), until: apr(1, 6), amount: 2000, ok: true,
+			history: []compliance.Entry{span(mar31(22, 0), mar31(23, 0), 2000), entry(apr(0, 5), 2000)}},
+		{name: "the open reservation counts in March too",
+			limits: notRolling, c: candidate, now: mar31(23, 45), until: apr(0, 45), amount: 500,
+			history: []compliance.Entry{entry(mar31(10, 0), 3000), span(mar31(23, 40), apr(0, 40), 2000)},
+			cap:     compliance.CapMonth, used: 5000, rem: 0},
+		{name: "a new amount may be dated in April: April's use counts",
+			limits: notRolling, c: candidate, now: mar31(23, 50), until: apr(0, 50), amount: 500,
+			history: []compliance.Entry{entry(apr(0, 10), 5000)}, // from a clock ahead
+			cap:     compliance.CapMonth, used: 5000, rem: 0},
+		{name: "a fixed date at 23:50 on March 31 is March's",
+			limits: notRolling, c: candidate, now: mar31(23, 50), amount: 500, ok: true,
+			history: []compliance.Entry{entry(apr(0, 10), 5000)}},
+		{name: "month boundary in the committee's zone, not UTC",
+			limits: notRolling, c: candidate, now: at(chicago, 2027, 3, 31, 18, 30), until: at(chicago, 2027, 3, 31, 19, 30), amount: 2000, ok: true,
+			history: []compliance.Entry{span(at(chicago, 2027, 3, 31, 18, 0), at(chicago, 2027, 3, 31, 19, 0), 2000), entry(apr(0, 5), 5000)}},
+		{name: "PAC: reserved on New Year's Eve, open into the new year",
+			limits: short, c: pac, now: at(ny, 2027, 1, 1, 0, 6), until: at(ny, 2027, 1, 1, 1, 6), amount: 500,
+			history: []compliance.Entry{span(at(ny, 2026, 12, 31, 23, 40), at(ny, 2027, 1, 1, 0, 40), 2000), entry(at(ny, 2027, 1, 1, 0, 5), 2000)},
+			cap:     compliance.CapYear, used: 4000, rem: 0},
+		{name: "PAC: a new amount on New Year's Eve may be the new year's",
+			limits: short, c: pac, now: at(ny, 2026, 12, 31, 23, 50), until: at(ny, 2027, 1, 1, 0, 50), amount: 500,
+			history: []compliance.Entry{entry(at(ny, 2027, 1, 1, 0, 10), 4000)},
+			cap:     compliance.CapYear, used: 4000, rem: 0},
+		{name: "candidate: reserved on election night, open into the new cycle",
+			limits: short, c: nyCandidate, now: at(ny, 2026, 11, 4, 0, 6), until: at(ny, 2026, 11, 4, 1, 6), amount: 500,
+			history: []compliance.Entry{span(at(ny, 2026, 11, 3, 23, 40), at(ny, 2026, 11, 4, 0, 40), 2000), entry(at(ny, 2026, 11, 4, 0, 5), 2000)},
+			cap:     compliance.CapCycle, used: 4000, rem: 0},
+		{name: "candidate: certified on election day is the old cycle's",
+			limits: short, c: nyCandidate, now: at(ny, 2026, 11, 4, 0, 6), until: at(ny, 2026, 11, 4, 1, 6), amount: 500, ok: true,
+			history: []compliance.Entry{entry(at(ny, 2026, 11, 3, 23, 50), 2000), entry(at(ny, 2026, 11, 4, 0, 5), 2000)}},
+		{name: "strict: an open reservation that may be dated in the last 31 days counts",
+			c: candidate, now: noon(2027, 5, 1), amount: 500,
+			history: []compliance.Entry{span(noon(2027, 5, 1).Add(-compliance.RollingWindow-time.Hour), noon(2027, 5, 1).Add(-compliance.RollingWindow+time.Hour), 5000)},
+			cap:     compliance.CapRolling, used: 5000, rem: 0},
+	})
+}
+
+// TestCapsHoldUnderAnyInterleaving: SPEC §5.3 and §10 (2). One donor's
+// requests on several short codes around the end of a month, a year and an
+// election cycle, reserved, certified, completed, declined and expired in
+// random order, on servers whose clocks differ by up to two minutes, never
+// complete more than a cap in any calendar month, year, cycle or (strict
+// mode) 31 days, whatever dates they take.
+func TestCapsHoldUnderAnyInterleaving(t *testing.T) {
+	short := compliance.Limits{PerMessage: 2000, Month: 5000, Cycle: 4000}
+	for _, sc := range []struct {
+		name     string
+		c        compliance.Committee
+		limits   compliance.Limits
+		boundary time.Time
+	}{
+		{"month", compliance.Committee{Type: compliance.Candidate, TimeZone: "America/Chicago"}, compliance.DefaultLimits,
+			time.Date(2027, 4, 1, 5, 0, 0, 0, time.UTC)},
+		{"year", compliance.Committee{Type: compliance.PAC, TimeZone: "America/New_York"}, short,
+			time.Date(2027, 1, 1, 5, 0, 0, 0, time.UTC)},
+		{"cycle", compliance.Committee{Type: compliance.Candidate, TimeZone: "America/New_York"}, short,
+			time.Date(2026, 11, 4, 5, 0, 0, 0, time.UTC)},
+	} {
+		for _, rolling := range []bool{false, true} {
+			l := sc.limits
+			l.Rolling = rolling
+			t.Run(fmt.Sprintf("%s/rolling=%v", sc.name, rolling), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				for run := range 1000 {
+					if log, bad := interleave(rng, sc.c, l, sc.boundary); bad != "" {
+						t.Fatalf("run %d: %s\n%s", run, bad, strings.Join(log, "\n"))
+					}
+				}
+			})
+		}
+	}
+}
+
+// interleave simulates one donor's requests around boundary and returns
+// its log and, when completed amounts pass a cap, what went wrong.
+func interleave(rng *rand.Rand, c compliance.Committee, l compliance.Limits, boundary time.Time) ([]string, string) {
+	const expiry = time.Hour
+	type request struct {
+		e         compliance.Entry
+		certified bool
+		completed bool
+	}
+	var (
+		open []*request // reserved, not yet completed or gone
+		done []compliance.Entry
+		log  []string
+	)
+	history := func() []compliance.Entry {
+		h := slices.Clone(done)
+		for _, r := range open {
+			h = append(h, r.e)
+		}
+		return h
+	}
+	base := boundary.Add(-90 * time.Minute)
+	for base.Before(boundary.Add(90 * time.Minute)) {
+		base = base.Add(time.Duration(rng.IntN(10*60)) * time.Second)
+		// Each step runs on some server, whose clock may differ.
+		now := base.Add(time.Duration(rng.IntN(4*60)-2*60) * time.Second)
+		switch n := rng.IntN(10); {
+		case n < 4: // a request reaches an amount: check and reserve
+			amount := int64(500 * (1 + rng.IntN(4)))
+			err := l.Check(c, history(), now, now.Add(expiry), amount)
+			log = append(log, fmt.Sprintf("%s reserve $%s: %v", now.In(c.Location()).Format(time.DateTime), compliance.FormatAmount(amount), err))
+			if err == nil {
+				open = append(open, &request{e: compliance.Entry{At: now, Until: now.Add(expiry), Amount: amount}})
+			}
+		case len(open) == 0:
+		default:
+			i := rng.IntN(len(open))
+			r := open[i]
+			switch {
+			case !r.certified && !now.Before(r.e.Until), n == 9:
+				// Expired (a YES after expiry expires first), cancelled or declined.
+				open = slices.Delete(open, i, i+1)
+				log = append(log, fmt.Sprintf("%s end $%s reserved %s", now.In(c.Location()).Format(time.DateTime), compliance.FormatAmount(r.e.Amount), r.e.At.In(c.Location()).Format(time.DateTime)))
+			case !r.certified: // YES: dated now, never before the reservation
+				r.certified = true
+				if now.After(r.e.At) {
+					r.e.At = now
+				}
+				r.e.Until = time.Time{}
+				log = append(log, fmt.Sprintf("%s certify $%s: dated %s", now.In(c.Location()).Format(time.DateTime), compliance.FormatAmount(r.e.Amount), r.e.At.In(c.Location()).Format(time.DateTime)))
+			default: // PIN and charge
+				open = slices.Delete(open, i, i+1)
+				done = append(done, r.e)
+				log = append(log, fmt.Sprintf("%s complete $%s dated %s", now.In(c.Location()).Format(time.DateTime), compliance.FormatAmount(r.e.Amount), r.e.At.In(c.Location()).Format(time.DateTime)))
+			}
+		}
+	}
+	// Whatever is still open completes at its latest date.
+	for _, r := range open {
+		if !r.certified {
+			r.e.At = r.e.Until.Add(-time.Second)
+		}
+		done = append(done, compliance.Entry{At: r.e.At, Amount: r.e.Amount})
+	}
+	loc := c.Location()
+	months := map[string]int64{}
+	periods := map[time.Time]int64{}
+	for _, e := range done {
+		months[e.At.In(loc).Format("2006-01")] += e.Amount
+		start, _ := c.Period(e.At)
+		periods[start] += e.Amount
+		var window int64
+		for _, o := range done {
+			if !o.At.After(e.At) && o.At.After(e.At.Add(-compliance.RollingWindow)) {
+				window += o.Amount
+			}
+		}
+		if l.Rolling && window > l.Month {
+			return log, fmt.Sprintf("$%s in the 31 days to %s", compliance.FormatAmount(window), e.At)
+		}
+	}
+	for m, sum := range months {
+		if sum > l.Month {
+			return log, fmt.Sprintf("$%s in %s", compliance.FormatAmount(sum), m)
+		}
+	}
+	for start, sum := range periods {
+		if sum > l.Cycle {
+			return log, fmt.Sprintf("$%s in the period from %s", compliance.FormatAmount(sum), start)
+		}
+	}
+	return log, ""
 }

@@ -190,14 +190,21 @@ func newHarness(t testing.TB, db *storage.DB, edit func(*compliance.Program)) *h
 	return h
 }
 
-// send delivers one MO and returns the MTs it caused.
+// send delivers one MO to the harness's short code and returns the MTs it
+// caused.
 func (h *harness) send(phone, body string) []string {
+	h.t.Helper()
+	return h.sendTo(phone, shortCode, body)
+}
+
+// sendTo delivers one MO to short code to and returns the MTs it caused.
+func (h *harness) sendTo(phone, to, body string) []string {
 	h.t.Helper()
 	h.seq++
 	// Donors take a second to type; donations then sort by creation time.
 	h.clock.Advance(time.Second)
 	err := h.svc.HandleMO(h.ctx, donation.MO{
-		Gateway: "test", MessageID: fmt.Sprintf("SM%032d", h.seq), From: phone, To: shortCode, Body: body,
+		Gateway: "test", MessageID: fmt.Sprintf("SM%032d", h.seq), From: phone, To: to, Body: body,
 	})
 	if err != nil {
 		h.t.Fatalf("mo %q from %s: %v", body, phone, err)

@@ -511,8 +511,12 @@ func (s *step) choose(amount int64) error {
 	if err != nil {
 		return fmt.Errorf("usage for committee %s: %w", p.Committee.ID, err)
 	}
+	// The donor may certify, and so date the gift, at any time until the
+	// request expires: the amount must fit every period up to then.
+	now := s.in.Now
+	expires := now.Add(p.ConfirmExpiry)
 	var over *compliance.CapError
-	if err := p.Limits.Check(p.Committee, usage, s.in.Now, amount); errors.As(err, &over) {
+	if err := p.Limits.Check(p.Committee, usage, now, expires, amount); errors.As(err, &over) {
 		if len(p.PricePoints) == 0 || over.Remaining < p.PricePoints[0] {
 			s.send(p, p.Templates.LimitReached, vars(p, d), d)
 			if err := s.fire(evCancel); err != nil {
@@ -529,8 +533,8 @@ func (s *step) choose(amount int64) error {
 		return fmt.Errorf("check limits: %w", err)
 	}
 	d.Amount = amount
-	d.ReservedAt = s.in.Now
-	d.ExpiresAt = s.in.Now.Add(p.ConfirmExpiry)
+	d.ReservedAt = now
+	d.ExpiresAt = expires
 	s.save(d)
 	s.effect(Reserve, d)
 	if err := s.fire(evAmount); err != nil {
@@ -565,6 +569,16 @@ func (s *step) confirm(mo MO) error {
 func (s *step) certify(mo MO, tmpl string) error {
 	p, d := s.program(), s.open
 	now := s.in.Now
+	// The reservation was checked for any date from its reservation to its
+	// expiry (handle expires it first once due); a clock behind the one
+	// that reserved must not date it earlier.
+	received := now
+	if received.Before(d.ReservedAt) {
+		received = d.ReservedAt
+	}
+	if ok, err := s.fits(p, d, received); !ok || err != nil {
+		return err
+	}
 	text := compliance.Render(tmpl, vars(p, d))
 	textVersion, _ := compliance.Version(tmpl)
 	termsVersion, termsSum := compliance.Version(compliance.Terms(*p))
@@ -576,7 +590,7 @@ func (s *step) certify(mo MO, tmpl string) error {
 		Amount: d.Amount,
 	}
 	s.effect(Certify, d)
-	d.ReceivedAt = now
+	d.ReceivedAt = received
 	d.CertifiedAt = now
 	pin := s.in.NewPIN()
 	d.PINHash = pinHash(s.in.PINKey, d.ID, pin)
@@ -600,6 +614,35 @@ func (s *step) certify(mo MO, tmpl string) error {
 		mt.Redacted = compliance.Render(p.Templates.PIN, v)
 	}
 	return nil
+}
+
+// fits checks the caps again as open request d takes its date of receipt.
+// Its reservation was checked for every date it could take, so this refuses
+// only one that escaped that check (reserved by an older version, or under
+// higher limits); the request then ends with the limit text.
+func (s *step) fits(p *compliance.Program, d *Donation, received time.Time) (bool, error) {
+	usage, err := s.in.Usage(p.Committee.ID)
+	if err != nil {
+		return false, fmt.Errorf("usage for committee %s: %w", p.Committee.ID, err)
+	}
+	// Usage holds the reservation itself, which the check must not count.
+	if i := slices.IndexFunc(usage, func(e compliance.Entry) bool {
+		return e.Amount == d.Amount && e.At.Equal(d.ReservedAt) && e.Until.Equal(d.ExpiresAt)
+	}); i >= 0 {
+		usage = slices.Delete(slices.Clone(usage), i, i+1)
+	}
+	var over *compliance.CapError
+	if err := p.Limits.Check(p.Committee, usage, received, time.Time{}, d.Amount); errors.As(err, &over) {
+		s.send(p, p.Templates.LimitReached, vars(p, d), d)
+		if err := s.fire(evCancel); err != nil {
+			return false, err
+		}
+		s.finish(Cancelled)
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("check limits: %w", err)
+	}
+	return true, nil
 }
 
 // pin checks a PIN sent by SMS.

@@ -272,11 +272,142 @@ func TestTwoShortCodesShareTheCap(t *testing.T) {
 	})
 }
 
+// TestMonthCapAcrossMidnight: SPEC §5.3 and §10 (2), strict mode off. A
+// request reserved before midnight may be certified, and so dated, after
+// it: requests on another short code of the committee after midnight must
+// leave room for it in the new month.
+func TestMonthCapAcrossMidnight(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		loc, err := time.LoadLocation("America/Chicago")
+		if err != nil {
+			t.Fatal(err)
+		}
+		calendarMonths := func(p *compliance.Program) {
+			p.Committee.TimeZone = loc.String()
+			p.Limits.Rolling = false
+		}
+		h := newHarness(t, db, calendarMonths)
+		h.secondShortCode(calendarMonths)
+		const other = "62263"
+		phone := "+12125550100"
+
+		// 23:40 on March 31 in the committee's zone: $20 reserved on
+		// 62262, open until 00:40.
+		h.clock.now = time.Date(2027, 3, 31, 23, 40, 0, 0, loc)
+		if mts := h.send(phone, "GIVE 20"); len(mts) != 1 || !strings.Contains(mts[0], "Reply YES to give $20") {
+			t.Fatalf("GIVE 20 on %s: %q", shortCode, mts)
+		}
+
+		// After midnight, $20 on 62263 fits whatever date the first
+		// request takes; a second $20 does not.
+		h.clock.now = time.Date(2027, 4, 1, 0, 5, 0, 0, loc)
+		h.sendTo(phone, other, "GIVE 20")
+		h.sendTo(phone, other, "YES")
+		h.sendTo(phone, other, h.pins[phone])
+		h.charge()
+		h.mts(phone) // the receipt
+		mts := h.sendTo(phone, other, "GIVE 20")
+		if len(mts) != 1 || !strings.Contains(mts[0], "you can give up to $10 more") {
+			t.Errorf("second $20 on %s after midnight: got %q, want the $10 remaining allowance", other, mts)
+			if len(mts) == 1 && strings.Contains(mts[0], "Reply YES") {
+				h.sendTo(phone, other, "YES")
+				h.sendTo(phone, other, h.pins[phone])
+				h.charge()
+			}
+		}
+
+		// YES and PIN on 62262 complete the first request in April.
+		h.send(phone, "YES")
+		h.send(phone, h.pins[phone])
+		h.charge()
+		var april int64
+		for _, d := range h.donations(phone) {
+			if d.Status == donation.Completed && d.ReceivedAt.In(loc).Month() == time.April {
+				april += d.Amount
+			}
+		}
+		if april != 4000 {
+			t.Errorf("completed in April: %d cents, want 4000 (the $50 cap leaves no room for a third $20)", april)
+		}
+		h.checkInvariants(phone)
+	})
+}
+
+// TestCapsCheckedAgainAtYes: a reservation that escaped the check of its
+// span (an older server admitted gifts in April while it was open) is
+// checked again as the YES dates it, and ends with the limit text.
+func TestCapsCheckedAgainAtYes(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		loc, err := time.LoadLocation("America/Chicago")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHarness(t, db, func(p *compliance.Program) {
+			p.Committee.TimeZone = loc.String()
+			p.Limits.Rolling = false
+		})
+		phone := "+12125550100"
+		h.clock.now = time.Date(2027, 3, 31, 23, 40, 0, 0, loc)
+		h.send(phone, "GIVE 20")
+		april := time.Date(2027, 4, 1, 0, 5, 0, 0, loc)
+		var gifts []donation.Donation
+		for i := range 2 {
+			gifts = append(gifts, donation.Donation{
+				ID: fmt.Sprintf("legacy%d", i), ProgramID: "demo", CommitteeID: "C99999999",
+				Phone: phone, ShortCode: shortCode, Amount: 2000, Status: donation.Completed,
+				CreatedAt: april, ReservedAt: april, ReceivedAt: april, FinishedAt: april,
+			})
+		}
+		err = db.Update(h.ctx, phone, func(tx donation.Tx) error {
+			return tx.Apply(h.ctx, donation.Result{Donations: gifts}, april, "")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.clock.now = time.Date(2027, 4, 1, 0, 10, 0, 0, loc)
+		if mts := h.send(phone, "YES"); len(mts) != 1 || !strings.Contains(mts[0], "reached the text-giving limit") {
+			t.Errorf("YES: got %q, want the limit text", mts)
+		}
+		for _, d := range h.donations(phone) {
+			if d.Status == donation.Open || (d.Status == donation.Cancelled && (d.Reserved() || !d.CertifiedAt.IsZero())) {
+				t.Errorf("donation %s: %+v", d.ID, d)
+			}
+		}
+		if sub := h.subscriber(phone); sub.State != donation.Idle || sub.DonationID != "" {
+			t.Errorf("subscriber %+v, want idle", sub)
+		}
+		if certs, _ := db.Certifications(h.ctx); len(certs) != 0 {
+			t.Errorf("%d certifications recorded, want none", len(certs))
+		}
+	})
+}
+
+// TestReceivedNotBeforeReserved: a YES handled on a server whose clock is
+// behind the one that reserved dates the gift at the reservation, inside
+// the span the caps were checked for.
+func TestReceivedNotBeforeReserved(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		phone := "+12125550100"
+		h.send(phone, "GIVE 10")
+		h.clock.Advance(-time.Minute)
+		h.send(phone, "YES")
+		d := h.donations(phone)[0]
+		if d.ReservedAt.IsZero() || !d.ReceivedAt.Equal(d.ReservedAt) || !d.CertifiedAt.Before(d.ReservedAt) {
+			t.Errorf("reserved %v, received %v, certified %v; want received at the reservation", d.ReservedAt, d.ReceivedAt, d.CertifiedAt)
+		}
+	})
+}
+
 // secondShortCode adds the demo program on short code 62263, for the same
-// committee (AO 2012-30 allows shared and several short codes).
-func (h *harness) secondShortCode() {
+// committee (AO 2012-30 allows shared and several short codes), after
+// edits; the committee's settings are those of the last program saved.
+func (h *harness) secondShortCode(edits ...func(*compliance.Program)) {
 	h.t.Helper()
 	second := compliance.DemoProgram("https://sc.example")
+	for _, edit := range edits {
+		edit(&second)
+	}
 	second.ID, second.ShortCode = "demo2", "62263"
 	if err := h.db.SaveProgram(h.ctx, second); err != nil {
 		h.t.Fatal(err)

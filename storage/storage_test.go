@@ -298,7 +298,9 @@ func TestUsage(t *testing.T) {
 		completed := donationOf("completed", phoneA, 1000, donation.Completed)
 		completed.ReservedAt, completed.ReceivedAt = t0.Add(time.Minute), t0.Add(2*time.Minute)
 		reserved := donationOf("reserved", phoneA, 500, donation.Open)
-		reserved.ReservedAt = t0.Add(3 * time.Minute)
+		reserved.ReservedAt, reserved.ExpiresAt = t0.Add(3*time.Minute), t0.Add(63*time.Minute)
+		certified := donationOf("certified", phoneA, 1500, donation.Open) // waiting for the PIN
+		certified.ReservedAt, certified.ReceivedAt, certified.ExpiresAt = t0.Add(4*time.Minute), t0.Add(5*time.Minute), t0.Add(15*time.Minute)
 		choosing := donationOf("choosing", phoneA, 0, donation.Open) // no reservation yet
 		refunded := donationOf("refunded", phoneA, 2000, donation.Completed)
 		refunded.ReceivedAt = t0
@@ -306,7 +308,7 @@ func TestUsage(t *testing.T) {
 		otherCommittee.CommitteeID, otherCommittee.ReceivedAt = "C00000001", t0
 		otherPhone := donationOf("other-phone", phoneB, 900, donation.Completed)
 		otherPhone.ReceivedAt = t0
-		ds := []donation.Donation{completed, reserved, choosing, refunded, otherCommittee}
+		ds := []donation.Donation{completed, reserved, certified, choosing, refunded, otherCommittee}
 		for _, s := range []donation.Status{donation.Expired, donation.Cancelled, donation.Declined} {
 			d := donationOf(string(s), phoneA, 1500, s)
 			d.ReservedAt, d.ReceivedAt = t0, t0
@@ -326,7 +328,9 @@ func TestUsage(t *testing.T) {
 		})
 		want := []compliance.Entry{
 			{At: t0.Add(2 * time.Minute), Amount: 1000}, // completed, at its receipt
-			{At: t0.Add(3 * time.Minute), Amount: 500},  // open, at its reservation
+			// open, not yet certified: from its reservation through its expiry
+			{At: t0.Add(3 * time.Minute), Until: t0.Add(63 * time.Minute), Amount: 500},
+			{At: t0.Add(5 * time.Minute), Amount: 1500}, // open, certified: at its receipt
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("Usage = %+v\nwant %+v", got, want)

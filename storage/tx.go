@@ -175,23 +175,27 @@ func (t *tx) Blocked(ctx context.Context, phone, committeeID string) (bool, erro
 
 // Usage returns what counts against the caps for a phone number and a
 // committee (SPEC §5.2): completed donations not refunded, and open ones
-// holding a reservation, each at its date of receipt, else of reservation.
+// holding a reservation, each at its date of receipt. An open one not yet
+// certified has none yet: the donor may certify until it expires, so it
+// counts from its reservation through its expiry (compliance.Entry.Until).
 func (t *tx) Usage(ctx context.Context, phone, committeeID string) ([]compliance.Entry, error) {
 	var rows []struct {
 		At     stamp `db:"at"`
+		Until  stamp `db:"open_until"`
 		Amount int64 `db:"amount"`
 	}
-	err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT COALESCE(received_at, reserved_at, created_at, '') AS at, amount
+	err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT COALESCE(received_at, reserved_at, created_at, '') AS at,
+			CASE WHEN status = ? AND received_at IS NULL THEN expires_at END AS open_until, amount
 		FROM donations
 		WHERE phone = ? AND committee_id = ? AND refunded_at IS NULL
 		  AND (status = ? OR (status = ? AND reserved_at IS NOT NULL))
-		ORDER BY at, id`), phone, committeeID, string(donation.Completed), string(donation.Open))
+		ORDER BY at, id`), string(donation.Open), phone, committeeID, string(donation.Completed), string(donation.Open))
 	if err != nil {
 		return nil, fmt.Errorf("usage of %s for %s: %w", compliance.MaskPhone(phone), committeeID, err)
 	}
 	out := make([]compliance.Entry, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, compliance.Entry{At: time.Time(r.At), Amount: r.Amount})
+		out = append(out, compliance.Entry{At: time.Time(r.At), Until: time.Time(r.Until), Amount: r.Amount})
 	}
 	return out, nil
 }
