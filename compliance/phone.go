@@ -3,6 +3,7 @@ package compliance
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -103,4 +104,17 @@ func MaskPhone(e164 string) string {
 		return strings.Repeat("*", len(r))
 	}
 	return string(r[:2]) + strings.Repeat("*", len(r)-6) + string(r[len(r)-4:])
+}
+
+// phoneLike is what MaskPhones takes for a phone number: 7 or more digits,
+// perhaps after a '+', perhaps punctuated as people write numbers.
+var phoneLike = regexp.MustCompile(`\+?\(?[0-9](?:[ ().-]{0,2}[0-9]){6,}`)
+
+// MaskPhones masks, with MaskPhone, whatever looks like a phone number in a
+// text from outside, such as a carrier's error message, which may quote the
+// donor's number in any form ("tel:+12015554321", "(201) 555-4321").
+// Other runs of 7 or more digits, dates written with dashes among them,
+// are masked too: a mangled date costs less than a leaked number.
+func MaskPhones(s string) string {
+	return phoneLike.ReplaceAllStringFunc(s, MaskPhone)
 }

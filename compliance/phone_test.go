@@ -127,6 +127,26 @@ func TestParsePhoneErrorSaysWhy(t *testing.T) {
 	}
 }
 
+func TestMaskPhones(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"The 'To' number +12025554321 is not valid", "The 'To' number +1******4321 is not valid"},
+		{"Unknown subscriber: tel:+12015554321", "Unknown subscriber: tel:+1******4321"},
+		{"tel:%2B12015554321", "tel:%2B12*****4321"},
+		{"call (201) 555-4321 or 201.555.4321", "call (2********4321 or 20******4321"},
+		{"+1 201 555 4321;ext=12", "+1*********4321;ext=12"},
+		{"spending limit 50.00, code SVC0270, 123456", "spending limit 50.00, code SVC0270, 123456"},
+		{"", ""},
+	} {
+		got := compliance.MaskPhones(tc.in)
+		if got != tc.want {
+			t.Errorf("MaskPhones(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if run := digitRun(tc.in, got, 7); run != "" {
+			t.Errorf("MaskPhones(%q) = %q shows the digits %s", tc.in, got, run)
+		}
+	}
+}
+
 func TestMaskPhone(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"+12015554321", "+1******4321"},
