@@ -85,6 +85,9 @@ func FuzzParsePhone(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		e164, err := compliance.ParsePhone(s)
 		if err != nil {
+			if run := digitRun(s, err.Error(), 7); run != "" {
+				t.Fatalf("ParsePhone(%q) error %q shows the digits %s", s, err, run)
+			}
 			return
 		}
 		if again, err := compliance.ParsePhone(e164); err != nil || again != e164 {

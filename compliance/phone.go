@@ -3,6 +3,7 @@ package compliance
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -20,7 +21,7 @@ const maxPhoneInput = 64
 // numbers) and returns it in E.164 form ("+12015550123"). Numbers that
 // libphonenumber does not consider valid (such as +1555... or +1999...), and
 // numbers with an extension, are refused with an error wrapping
-// ErrInvalidPhone.
+// ErrInvalidPhone, which shows the input only masked.
 func ParsePhone(s string) (string, error) {
 	num, err := parsePhone(s)
 	if err != nil {
@@ -29,7 +30,9 @@ func ParsePhone(s string) (string, error) {
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }
 
-// parsePhone is ParsePhone before formatting.
+// parsePhone is ParsePhone before formatting. Its errors say why the input
+// is refused and show it masked, never in full: they reach the logs, and a
+// phone number is personal data (SPEC §11).
 func parsePhone(s string) (num *phonenumbers.PhoneNumber, err error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -42,22 +45,43 @@ func parsePhone(s string) (num *phonenumbers.PhoneNumber, err error) {
 	}
 	defer func() {
 		// libphonenumber is a large port; never let a bad input take the
-		// MO handler down with it.
+		// MO handler down with it. The panic value may hold the input, so
+		// only its type is kept.
 		if r := recover(); r != nil {
-			num, err = nil, fmt.Errorf("%w: %q: parser failure: %v", ErrInvalidPhone, s, r)
+			num, err = nil, fmt.Errorf("%w: %q: parser failure (%T)", ErrInvalidPhone, MaskPhone(s), r)
 		}
 	}()
 	num, err = phonenumbers.Parse(s, "US")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %w", ErrInvalidPhone, s, err)
+		return nil, fmt.Errorf("%w: %q: %w", ErrInvalidPhone, MaskPhone(s), parseReason(err))
 	}
 	if num.GetExtension() != "" {
-		return nil, fmt.Errorf("%w: %q: has an extension", ErrInvalidPhone, s)
+		return nil, fmt.Errorf("%w: %q: has an extension", ErrInvalidPhone, MaskPhone(s))
 	}
 	if !phonenumbers.IsValidNumber(num) {
-		return nil, fmt.Errorf("%w: %q: not a valid number for any region", ErrInvalidPhone, s)
+		return nil, fmt.Errorf("%w: %q: not a valid number for any region", ErrInvalidPhone, MaskPhone(s))
 	}
 	return num, nil
+}
+
+// parseReasons are libphonenumber's errors, fixed texts without the input.
+var parseReasons = []error{
+	phonenumbers.ErrInvalidCountryCode,
+	phonenumbers.ErrNotANumber,
+	phonenumbers.ErrTooShortNSN,
+	phonenumbers.ErrTooShortAfterIDD,
+	phonenumbers.ErrNumTooLong,
+}
+
+// parseReason is the libphonenumber error err if it is one of the known
+// fixed texts; any other error might quote the input, so it is replaced.
+func parseReason(err error) error {
+	for _, known := range parseReasons {
+		if errors.Is(err, known) {
+			return known
+		}
+	}
+	return errors.New("not a phone number")
 }
 
 // IsUS reports whether an E.164 number belongs to the United States: +1 is
@@ -80,4 +104,17 @@ func MaskPhone(e164 string) string {
 		return strings.Repeat("*", len(r))
 	}
 	return string(r[:2]) + strings.Repeat("*", len(r)-6) + string(r[len(r)-4:])
+}
+
+// phoneLike is what MaskPhones takes for a phone number: 7 or more digits,
+// perhaps after a '+', perhaps punctuated as people write numbers.
+var phoneLike = regexp.MustCompile(`\+?\(?[0-9](?:[ ().-]{0,2}[0-9]){6,}`)
+
+// MaskPhones masks, with MaskPhone, whatever looks like a phone number in a
+// text from outside, such as a carrier's error message, which may quote the
+// donor's number in any form ("tel:+12015554321", "(201) 555-4321").
+// Other runs of 7 or more digits, dates written with dashes among them,
+// are masked too: a mangled date costs less than a leaked number.
+func MaskPhones(s string) string {
+	return phoneLike.ReplaceAllStringFunc(s, MaskPhone)
 }

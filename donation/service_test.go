@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -177,6 +178,29 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("stored %d MOs (%v), want none", n, err)
 		}
 	})
+}
+
+// TestBadNumberHidden: SPEC §11. The error for an invalid From, which the
+// webhook logs, shows the number masked, never in full.
+func TestBadNumberHidden(t *testing.T) {
+	var logs strings.Builder
+	svc := &donation.Service{Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	for _, from := range []string{"+12215550174", "+12015550123 ext. 7", "+1201555012345678"} {
+		err := svc.HandleMO(context.Background(), donation.MO{
+			Gateway: "test", MessageID: "SMbad", From: from, To: shortCode, Body: "GIVE",
+		})
+		var in interface{ BadInput() bool }
+		if !errors.As(err, &in) || !in.BadInput() {
+			t.Fatalf("From %q: got %v, want a bad-input error", from, err)
+		}
+		digits := strings.TrimPrefix(from, "+")[:10]
+		if strings.Contains(err.Error(), digits) || strings.Contains(logs.String(), digits) {
+			t.Errorf("From %q: the number shows in the error %q or the log %q", from, err, logs.String())
+		}
+		if !strings.Contains(err.Error(), compliance.MaskPhone(from)) {
+			t.Errorf("From %q: error %q lacks the masked number", from, err)
+		}
+	}
 }
 
 // TestConcurrentMOs: SPEC §10 (2) and §5.3. 50 MOs for one number at once,

@@ -18,3 +18,19 @@ func (db *DB) LogSizeForTest(ctx context.Context) (int64, error) {
 	err := db.db.GetContext(ctx, &n, `SELECT size FROM log_head WHERE id = 1`)
 	return n, err
 }
+
+// MigrateDownForTest undoes the migrations after version.
+func (db *DB) MigrateDownForTest(ctx context.Context, version int64) error {
+	p, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}
+
+// UnblockForTest empties the blocklist.
+func (db *DB) UnblockForTest(ctx context.Context) error {
+	_, err := db.db.ExecContext(ctx, `DELETE FROM blocklist`)
+	return err
+}

@@ -118,21 +118,7 @@ func (db *DB) Close() error { return db.db.Close() }
 // database. On PostgreSQL a session advisory lock makes concurrent Migrate
 // calls from several processes safe.
 func (db *DB) Migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	dialect := goose.DialectSQLite3
-	var opts []goose.ProviderOption
-	if db.driver == Postgres {
-		dialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	p, err := goose.NewProvider(dialect, db.db.DB, sub, opts...)
+	p, err := db.migrations()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -140,6 +126,25 @@ func (db *DB) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate %s database: %w", db.driver, err)
 	}
 	return nil
+}
+
+// migrations returns the goose provider of the embedded migrations.
+func (db *DB) migrations() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	dialect := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if db.driver == Postgres {
+		dialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(dialect, db.db.DB, sub, opts...)
 }
 
 // timeLayout is fixed-width so that stored times sort as text.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/treasury"
 	"github.com/shortcode/shortcode/storage"
 	"github.com/shortcode/shortcode/storage/storagetest"
 )
@@ -853,6 +854,60 @@ func TestStatusBeforeSent(t *testing.T) {
 		recs, err := db.OutboxRecords(ctx, phoneA)
 		if err != nil || len(recs) != 1 || recs[0].DeliveryStatus != "delivered" {
 			t.Errorf("after MarkSent, records = %+v, %v; want delivered", recs, err)
+		}
+	})
+}
+
+// TestMigrationBlocksProhibitedRefunds: migration 5 blocklists the numbers
+// of prohibited refunds recorded before a refund blocked as it was recorded,
+// refused ones included.
+func TestMigrationBlocksProhibitedRefunds(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		for i, phone := range []string{phoneA, phoneB} {
+			d := donationOf(fmt.Sprintf("d%d", i), phone, 500, donation.Completed)
+			d.ServerRef = "SRV-" + d.ID
+			apply(t, db, donation.Result{Donations: []donation.Donation{d}}, t0, "")
+		}
+		refund := func(id, donationID, phone string, reason treasury.Reason) treasury.Refund {
+			r := treasury.Refund{ID: id, DonationID: donationID, Phone: phone, CommitteeID: committee, Carrier: "SimMobile",
+				Amount: 500, Reason: reason, Status: treasury.Posted, Correlator: id + "-1", RequestedAt: t0, NextAttemptAt: t0}
+			if err := db.BeginRefund(ctx, r, func(donation.Donation) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		r := refund("R1", "d0", phoneA, treasury.Prohibited)
+		r.Status, r.FinishedAt = treasury.Refused, t0
+		if err := db.FinishRefund(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		refund("R2", "d1", phoneB, treasury.Excessive)
+
+		blocked := func(phone string) bool {
+			var b bool
+			update(t, db, phone, func(tx donation.Tx) error {
+				var err error
+				b, err = tx.Blocked(ctx, phone, committee)
+				return err
+			})
+			return b
+		}
+		// The blocklist as the code before left it.
+		if err := db.UnblockForTest(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.MigrateDownForTest(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if !blocked(phoneA) {
+			t.Error("a refused prohibited refund's number is not blocked after the migration")
+		}
+		if blocked(phoneB) {
+			t.Error("an excessive refund's number is blocked after the migration")
 		}
 	})
 }

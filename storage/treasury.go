@@ -68,7 +68,9 @@ func execIn(ctx context.Context, stx *sqlx.Tx, q string, args ...any) (int64, er
 
 // BeginRefund records r as posted after check approves its donation, read
 // under the donor's lock; a live refund of the donation fails with
-// treasury.ErrRefundInProgress.
+// treasury.ErrRefundInProgress. A prohibited source is blocklisted for the
+// committee in the same transaction: the source is known now, whatever
+// becomes of the refund (refused, unknown, never posted after a crash).
 func (db *DB) BeginRefund(ctx context.Context, r treasury.Refund, check func(donation.Donation) error) error {
 	return db.inPhoneTx(ctx, r.Phone, func(stx *sqlx.Tx) error {
 		var dr donationRow
@@ -93,14 +95,19 @@ func (db *DB) BeginRefund(ctx context.Context, r treasury.Refund, check func(don
 			r.ID, r.DonationID, r.Phone, r.CommitteeID, r.Carrier, r.Amount, string(r.Reason),
 			string(r.Status), r.Correlator, stamp(r.RequestedAt), stamp(r.DiscoveredAt), stamp(r.Deadline),
 			r.Attempts, stamp(r.NextAttemptAt), r.ServerRef, r.DeclineCode, r.DeclineReason, stamp(r.FinishedAt), r.Actor)
+		if err != nil || r.Reason != treasury.Prohibited {
+			return err
+		}
+		_, err = execIn(ctx, stx, `INSERT INTO blocklist (committee_id, phone, reason, source, at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (committee_id, phone) DO NOTHING`,
+			r.CommitteeID, r.Phone, "prohibited source", "refund "+r.ID, stamp(r.RequestedAt))
 		return err
 	})
 }
 
 // FinishRefund records a posted refund's final status. A refunded one marks
-// the donation refunded (it then counts nothing against the caps) and, with
-// block, puts the number on the committee's blocklist.
-func (db *DB) FinishRefund(ctx context.Context, r treasury.Refund, block bool) error {
+// the donation refunded: it then counts nothing against the caps.
+func (db *DB) FinishRefund(ctx context.Context, r treasury.Refund) error {
 	return db.inPhoneTx(ctx, r.Phone, func(stx *sqlx.Tx) error {
 		n, err := execIn(ctx, stx, `UPDATE refunds SET status = ?, server_ref = ?, decline_code = ?, decline_reason = ?,
 				finished_at = ?, attempts = ? WHERE id = ? AND status = ?`,
@@ -109,22 +116,11 @@ func (db *DB) FinishRefund(ctx context.Context, r treasury.Refund, block bool) e
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return nil // recorded already, by another attempt
+		if n == 0 || r.Status != treasury.Refunded {
+			return nil // recorded already, by another attempt; or refused
 		}
-		if r.Status != treasury.Refunded {
-			return nil
-		}
-		if _, err := execIn(ctx, stx, `UPDATE donations SET refunded_at = ? WHERE id = ?`, stamp(r.FinishedAt), r.DonationID); err != nil {
-			return err
-		}
-		if block {
-			_, err := execIn(ctx, stx, `INSERT INTO blocklist (committee_id, phone, reason, source, at)
-				VALUES (?, ?, ?, ?, ?) ON CONFLICT (committee_id, phone) DO NOTHING`,
-				r.CommitteeID, r.Phone, "prohibited source", "refund "+r.ID, stamp(r.FinishedAt))
-			return err
-		}
-		return nil
+		_, err = execIn(ctx, stx, `UPDATE donations SET refunded_at = ? WHERE id = ?`, stamp(r.FinishedAt), r.DonationID)
+		return err
 	})
 }
 

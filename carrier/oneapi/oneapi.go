@@ -635,16 +635,14 @@ func (a answer) failure(phone string) error {
 	return fmt.Errorf("HTTP %d: %q", a.status, snippet)
 }
 
-// redact masks phone, with or without its '+', in a text from the carrier.
+// redact masks phone, and anything else that looks like a phone number (the
+// carrier may write it in another form, or name another), in a text from
+// the carrier.
 func redact(s, phone string) string {
-	if phone == "" {
-		return s
+	if phone != "" {
+		s = strings.ReplaceAll(s, phone, compliance.MaskPhone(phone))
 	}
-	s = strings.ReplaceAll(s, phone, compliance.MaskPhone(phone))
-	if digits := strings.TrimPrefix(phone, "+"); len(digits) >= 7 {
-		s = strings.ReplaceAll(s, digits, compliance.MaskPhone(digits))
-	}
-	return s
+	return compliance.MaskPhones(s)
 }
 
 // truncate shortens s to n runes, marking the cut.

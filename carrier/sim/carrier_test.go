@@ -596,8 +596,12 @@ func TestDecline(t *testing.T) {
 		{`{"phone":"+12125550102","code":"POL1001","extra":1}`, 400},
 		{`not json`, 400},
 	} {
-		if r := c.do("POST", "/sim/declines", tt.body); r.status != tt.status {
+		r := c.do("POST", "/sim/declines", tt.body)
+		if r.status != tt.status {
 			t.Errorf("POST /sim/declines %s: %d %s, want %d", tt.body, r.status, r.body, tt.status)
+		}
+		if r.status != 200 && strings.Contains(r.body, "2125550") {
+			t.Errorf("POST /sim/declines %s: answer %s shows the phone number", tt.body, r.body)
 		}
 	}
 	if e := exception(t, c.charge("+12125550102", "D4", "D4-1", "10.00"), 403); e.MessageID != "POL1001" || e.Variables[0] != "monthly" {
@@ -731,9 +735,13 @@ func TestMalformed(t *testing.T) {
 			if tt.body == "" && tt.name != "Empty" {
 				method = "GET"
 			}
-			e := exception(t, c.do(method, tt.path, tt.body), 400)
+			r := c.do(method, tt.path, tt.body)
+			e := exception(t, r, 400)
 			if e.MessageID != "SVC0001" {
 				t.Errorf("exception = %+v", e)
+			}
+			if strings.Contains(r.body, "2125550") {
+				t.Errorf("answer %s shows the phone number", r.body)
 			}
 		})
 	}

@@ -126,6 +126,7 @@ func (s *Sim) serveCreateMessage(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, codeToRequired, "A 'To' phone number is required.")
 		return
 	case !e164.MatchString(to):
+		// Twilio's text names the number; the client masks it.
 		writeAPIError(w, http.StatusBadRequest, codeInvalidTo, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
 		return
 	case from == "":

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/shortcode/shortcode/compliance"
 )
 
 // OneAPI transaction statuses.
@@ -203,7 +205,7 @@ func pathTel(w http.ResponseWriter, r *http.Request) (string, bool) {
 	tel := mux.Vars(r)["tel"]
 	phone, ok := parseTel(tel)
 	if !ok {
-		badRequest(w, fmt.Sprintf("endUserId %q in the path is not tel:+ and an E.164 number", tel))
+		badRequest(w, fmt.Sprintf("endUserId %q in the path is not tel:+ and an E.164 number", compliance.MaskPhones(tel)))
 	}
 	return phone, ok
 }
@@ -272,7 +274,7 @@ func readPosting(w http.ResponseWriter, r *http.Request, phone string) (posting,
 	}
 	switch {
 	case t.EndUserID != "tel:"+phone:
-		return p, fmt.Errorf("endUserId %q differs from the path's tel:%s", t.EndUserID, phone)
+		return p, fmt.Errorf("endUserId %q differs from the path's tel:%s", compliance.MaskPhones(t.EndUserID), compliance.MaskPhone(phone))
 	case t.ClientCorrelator == "" || len(t.ClientCorrelator) > maxKeyLength:
 		return p, fmt.Errorf("clientCorrelator is required, up to %d bytes", maxKeyLength)
 	case t.ReferenceCode == "" || len(t.ReferenceCode) > maxKeyLength:
@@ -343,6 +345,7 @@ func (s *Sim) serveTransaction(w http.ResponseWriter, r *http.Request) {
 	ref := mux.Vars(r)["ref"]
 	t, ok := s.transaction(phone, ref)
 	if !ok {
+		// A carrier's text may name the number in full; the client masks it.
 		serviceError(http.StatusNotFound, "SVC0001",
 			fmt.Sprintf("Service error: no transaction %s for tel:%s", ref, phone)).write(w)
 		return
@@ -376,6 +379,7 @@ func (s *Sim) serveLookup(w http.ResponseWriter, r *http.Request) {
 	l, ok := lineOf(phone)
 	switch {
 	case !ok:
+		// A carrier's text may name the number in full; the client masks it.
 		serviceError(http.StatusNotFound, "SVC0004", "Unknown subscriber: tel:"+phone).write(w)
 	case behaviourOf(phone) == lookupDown:
 		serviceError(http.StatusServiceUnavailable, "SVC0001", "Service error: lookup unavailable").write(w)
@@ -422,7 +426,7 @@ func (s *Sim) serveDecline(w http.ResponseWriter, r *http.Request) {
 	phone := strings.TrimPrefix(d.Phone, "tel:")
 	switch {
 	case !e164.MatchString(phone):
-		writeJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("phone %q is not an E.164 number", d.Phone)})
+		writeJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("phone %q is not an E.164 number", compliance.MaskPhone(d.Phone))})
 		return
 	case d.Code != "" && !declineCode.MatchString(d.Code):
 		writeJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("code %q is not POLnnnn or SVCnnnn", d.Code)})

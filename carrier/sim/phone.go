@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/shortcode/shortcode/carrier/twilio"
+	"github.com/shortcode/shortcode/compliance"
 )
 
 // PhoneMO is a message a simulated phone sends.
@@ -52,7 +53,7 @@ var ErrUndelivered = errors.New("sim: MO not delivered")
 func (s *Sim) SendMO(ctx context.Context, mo PhoneMO) (Delivery, error) {
 	switch {
 	case !e164.MatchString(mo.From):
-		return Delivery{}, fmt.Errorf("sim: send MO: From %q is not an E.164 number", mo.From)
+		return Delivery{}, fmt.Errorf("sim: send MO: From %q is not an E.164 number", compliance.MaskPhone(mo.From))
 	case mo.To == "":
 		return Delivery{}, errors.New("sim: send MO: To is required")
 	case s.cfg.WebhookURL == "":
@@ -152,7 +153,7 @@ type phoneAnswer struct {
 func (s *Sim) servePhone(w http.ResponseWriter, r *http.Request) {
 	from := mux.Vars(r)["e164"]
 	if !e164.MatchString(from) {
-		writeJSON(w, http.StatusBadRequest, phoneAnswer{Error: fmt.Sprintf("%q is not an E.164 phone number", from)})
+		writeJSON(w, http.StatusBadRequest, phoneAnswer{Error: fmt.Sprintf("%q is not an E.164 phone number", compliance.MaskPhone(from))})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)

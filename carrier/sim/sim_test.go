@@ -409,6 +409,9 @@ func TestPhoneBadRequests(t *testing.T) {
 			if code != http.StatusBadRequest || a.Error == "" {
 				t.Errorf("got %d %+v, want 400 with an error", code, a)
 			}
+			if strings.Contains(a.Error, "2025550") {
+				t.Errorf("error %q shows the phone number", a.Error)
+			}
 		})
 	}
 }

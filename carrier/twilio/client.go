@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -61,13 +60,10 @@ type APIError struct {
 	Status  int    `json:"status"`  // HTTP status code
 }
 
-// phoneLike finds phone numbers in error texts, to mask them.
-var phoneLike = regexp.MustCompile(`\+?[0-9]{7,15}`)
-
 // Error describes the error with any phone numbers in Twilio's text masked,
 // so that it can be logged.
 func (e *APIError) Error() string {
-	msg := phoneLike.ReplaceAllStringFunc(e.Message, compliance.MaskPhone)
+	msg := compliance.MaskPhones(e.Message)
 	if e.Code == 0 {
 		return fmt.Sprintf("twilio: HTTP %d: %s", e.Status, msg)
 	}

@@ -277,8 +277,14 @@ func TestClientNotConfigured(t *testing.T) {
 }
 
 func TestAPIErrorMasksPhone(t *testing.T) {
-	e := &twilio.APIError{Code: 21211, Message: "The 'To' number +12025554321 is not valid", Status: 400}
-	if got, want := e.Error(), "twilio: error 21211: The 'To' number +1******4321 is not valid (HTTP 400)"; got != want {
-		t.Errorf("Error() = %q, want %q", got, want)
+	for _, tc := range []struct{ msg, want string }{
+		{"The 'To' number +12025554321 is not valid", "The 'To' number +1******4321 is not valid"},
+		{"The 'To' number (202) 555-4321 is not valid", "The 'To' number (2********4321 is not valid"},
+		{"Number 120255543210123456789 too long", "Number 12***************6789 too long"},
+	} {
+		e := &twilio.APIError{Code: 21211, Message: tc.msg, Status: 400}
+		if got, want := e.Error(), "twilio: error 21211: "+tc.want+" (HTTP 400)"; got != want {
+			t.Errorf("Error() = %q, want %q", got, want)
+		}
 	}
 }

@@ -425,3 +425,29 @@ func TestWebhookLogMasksPhone(t *testing.T) {
 		t.Errorf("log lacks the masked number or the error: %s", out)
 	}
 }
+
+// TestWebhookLogMasksInvalidPhone: an invalid From, refused by the domain,
+// is logged masked, in the error as in the field beside it.
+func TestWebhookLogMasksInvalidPhone(t *testing.T) {
+	var logs strings.Builder
+	w := &twilio.Webhook{AuthToken: testToken, MOs: &donation.Service{}, Statuses: &fakeStatuses{},
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	r := mux.NewRouter()
+	w.Register(r)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	w.PublicURL = srv.URL
+
+	form := moForm(func(f url.Values) { f.Set("From", "+12215550174") }) // no such area code
+	code, _, body := send(t, srv, twilio.SMSPath, form.Encode(), form, signed)
+	if code != 400 {
+		t.Fatalf("status = %d, want 400", code)
+	}
+	out := logs.String()
+	if strings.Contains(out, "2215550174") || strings.Contains(body, "2215550174") {
+		t.Errorf("the log or the answer shows the phone number: %s%s", out, body)
+	}
+	if !strings.Contains(out, "+1******0174") || !strings.Contains(out, "not a valid number") {
+		t.Errorf("log lacks the masked number or the reason: %s", out)
+	}
+}

@@ -27,12 +27,12 @@ type Store interface {
 	// BeginRefund records r as posted, serialised on the donor's number,
 	// after checking with check that the donation (read in the same
 	// transaction) may be refunded and that no live refund of it exists
-	// (ErrRefundInProgress).
+	// (ErrRefundInProgress). For a prohibited source it blocklists the
+	// number for the committee in the same transaction.
 	BeginRefund(ctx context.Context, r Refund, check func(donation.Donation) error) error
 	// FinishRefund records a refund's final status; a refunded one marks
-	// its donation refunded and, when block is set, blocklists the number
-	// for the committee.
-	FinishRefund(ctx context.Context, r Refund, block bool) error
+	// its donation refunded.
+	FinishRefund(ctx context.Context, r Refund) error
 	// RetryRefund schedules another attempt at a posted refund.
 	RetryRefund(ctx context.Context, id string, attempts int, next time.Time) error
 	// PendingRefunds returns posted refunds due at now.
@@ -86,7 +86,9 @@ func (s *Service) log() *slog.Logger {
 // Refund refunds a contribution through the carrier (SPEC §6.4). The refund
 // is durable before the carrier call; if the outcome is unknown it stays
 // posted and RefundPending tries again with the same correlator. discovered
-// is when a prohibited source was found (now when zero).
+// is when a prohibited source was found (now when zero); such a source is
+// blocklisted as the refund is recorded, whether or not the carrier then
+// refunds.
 func (s *Service) Refund(ctx context.Context, donationID string, reason Reason, discovered time.Time, actor string) (Refund, error) {
 	if _, err := ParseReason(string(reason)); err != nil {
 		return Refund{}, err
@@ -180,7 +182,7 @@ func (s *Service) attempt(ctx context.Context, r Refund) (Refund, error) {
 		}
 		return r, nil
 	}
-	if err := s.Store.FinishRefund(ctx, r, r.Status == Refunded && r.Reason == Prohibited); err != nil {
+	if err := s.Store.FinishRefund(ctx, r); err != nil {
 		return r, fmt.Errorf("refund %s: record outcome: %w", r.ID, err)
 	}
 	return r, nil

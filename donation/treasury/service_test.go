@@ -25,6 +25,7 @@ type carrier struct {
 	mu      sync.Mutex
 	answer  donation.Outcome // Charged (refunded), ChargeDeclined, or Unknown
 	applied map[string]donation.RefundRequest
+	called  func(donation.RefundRequest) // if set, on each refund before answering
 }
 
 func (c *carrier) Charge(context.Context, donation.ChargeRequest) (donation.ChargeResult, error) {
@@ -36,6 +37,9 @@ func (c *carrier) Status(context.Context, donation.ChargeRequest) (donation.Char
 }
 
 func (c *carrier) Refund(_ context.Context, req donation.RefundRequest) (donation.RefundResult, error) {
+	if c.called != nil {
+		c.called(req)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.answer {
@@ -203,6 +207,65 @@ func TestRefund(t *testing.T) {
 		}
 		if len(c.applied) != 2 {
 			t.Errorf("carrier applied %d refunds, want 2", len(c.applied))
+		}
+	})
+}
+
+// TestProhibitedRefundBlocksAtOnce: SPEC §6.4. A prohibited source is
+// blocklisted as its refund is recorded, before the carrier is called, so a
+// refused refund, one whose outcome is unknown, or a crash before the call
+// leaves the number blocked all the same.
+func TestProhibitedRefundBlocksAtOnce(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		c := &carrier{}
+		svc := &treasury.Service{Store: db, Carriers: c, Clock: &clock{now: received.Add(48 * time.Hour)}}
+		blocked := func(phone string) bool {
+			t.Helper()
+			var b bool
+			err := db.Update(ctx, phone, func(tx donation.Tx) error {
+				var err error
+				b, err = tx.Blocked(ctx, phone, "C99999999")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		for _, tc := range []struct {
+			phone  string
+			answer donation.Outcome
+			want   treasury.RefundStatus
+		}{
+			{"+12125550111", donation.ChargeDeclined, treasury.Refused},
+			{"+12125550112", donation.Unknown, treasury.Posted},
+		} {
+			d := seed(t, db, tc.phone, donation.Completed)[0]
+			c.answer = tc.answer
+			blockedAtCall := false
+			c.called = func(req donation.RefundRequest) { blockedAtCall = blocked(req.Phone) }
+			r, err := svc.Refund(ctx, d.ID, treasury.Prohibited, time.Time{}, "treasurer")
+			if err != nil || r.Status != tc.want {
+				t.Fatalf("%s: refund = %+v, %v; want %s", tc.answer, r, err, tc.want)
+			}
+			if !blockedAtCall {
+				t.Errorf("%s: the number was not blocked when the carrier was called", tc.answer)
+			}
+			if !blocked(tc.phone) {
+				t.Errorf("%s: a prohibited refund left the number unblocked", tc.answer)
+			}
+		}
+
+		// Other reasons block nothing, whatever the carrier says.
+		c.answer, c.called = donation.ChargeDeclined, nil
+		const other = "+12125550113"
+		d := seed(t, db, other, donation.Completed)[0]
+		if _, err := svc.Refund(ctx, d.ID, treasury.Excessive, time.Time{}, "treasurer"); err != nil {
+			t.Fatal(err)
+		}
+		if blocked(other) {
+			t.Error("an excessive refund blocked the number")
 		}
 	})
 }
