@@ -156,14 +156,14 @@ func (s *Service) input(ctx context.Context, tx Tx, programs []compliance.Progra
 // everything it caused are committed; ErrDuplicate when the gateway already
 // delivered it (nothing changes, nothing is sent twice).
 func (s *Service) HandleMO(ctx context.Context, mo MO) error {
-	if len(s.PINKey) < MinPINKey {
-		return fmt.Errorf("donation: the PIN key has %d bytes, want at least %d", len(s.PINKey), MinPINKey)
-	}
 	phone, err := compliance.ParsePhone(mo.From)
 	if err != nil {
 		return &InputError{fmt.Errorf("mo %s: %w", mo.MessageID, err)}
 	}
 	mo.From = phone
+	if len(s.PINKey) < MinPINKey {
+		return fmt.Errorf("donation: the PIN key has %d bytes, want at least %d", len(s.PINKey), MinPINKey)
+	}
 	if mo.At.IsZero() {
 		mo.At = s.now()
 	}
