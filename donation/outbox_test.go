@@ -269,3 +269,41 @@ func TestPINKeptSecret(t *testing.T) {
 		}
 	})
 }
+
+// deadlineBiller records how long each carrier call was allowed to run.
+type deadlineBiller struct {
+	*biller
+	mu   sync.Mutex
+	left []time.Duration
+}
+
+func (d *deadlineBiller) Charge(ctx context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
+	left := time.Duration(-1)
+	if dl, ok := ctx.Deadline(); ok {
+		left = time.Until(dl)
+	}
+	d.mu.Lock()
+	d.left = append(d.left, left)
+	d.mu.Unlock()
+	return d.biller.Charge(ctx, req)
+}
+
+func (d *deadlineBiller) Biller(string) (donation.Biller, error) { return d, nil }
+
+// TestChargeCallEndsBeforeItsLease: a carrier call is bounded by the
+// charge's lease, so a lease shorter than the carrier client's timeout
+// cannot let a second server post while the first one's call still runs.
+func TestChargeCallEndsBeforeItsLease(t *testing.T) {
+	db := storagetest.Open(t, storage.SQLite)
+	h := newHarness(t, db, nil)
+	b := &deadlineBiller{biller: h.biller}
+	h.svc.Carriers, h.svc.ChargeLease = b, 2*time.Second
+	phone := "+12125550130"
+	h.send(phone, "GIVE 10")
+	h.send(phone, "YES")
+	h.send(phone, h.pins[phone])
+	h.charge()
+	if len(b.left) != 1 || b.left[0] < 0 || b.left[0] > 2*time.Second {
+		t.Errorf("carrier calls could run %v; want each bounded by the 2s lease", b.left)
+	}
+}
