@@ -149,6 +149,9 @@ func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
 	case mo.To == "":
 		badRequest(rw, "To is required")
 		return
+	case plusAfterFrom(form):
+		badRequest(rw, "a parameter other than From, To and Body holds a '+'")
+		return
 	}
 	if w.MOs == nil {
 		w.log().Error("twilio: webhook has no MO handler", "sid", mo.MessageID)
@@ -181,6 +184,8 @@ func (w *Webhook) serveStatus(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A status callback holds nothing the donor wrote, so the exact shapes
+	// of checkForm leave no boundary to move.
 	msgSID, st, code := form.Get("MessageSid"), form.Get("MessageStatus"), form.Get("ErrorCode")
 	switch {
 	case msgSID == "":
@@ -251,7 +256,8 @@ func (w *Webhook) readSigned(rw http.ResponseWriter, r *http.Request) (url.Value
 // to take in the next parameter ("MessageSid=SM...NumMedia0" with NumMedia
 // dropped) or to give up its end to a new one. Values of an exact shape can
 // do neither, and a name given twice, which Twilio never sends, could stand
-// for either of its values, so it is refused too.
+// for either of its values, so it is refused too. The one field the sender
+// writes, Body, is dealt with by plusAfterFrom.
 func (w *Webhook) checkForm(rw http.ResponseWriter, r *http.Request, form url.Values) bool {
 	if acct := form["AccountSid"]; len(acct) != 1 || acct[0] != w.AccountSID {
 		w.log().Warn("twilio: refused a signed request without this account's AccountSid",
@@ -264,6 +270,8 @@ func (w *Webhook) checkForm(rw http.ResponseWriter, r *http.Request, form url.Va
 		switch {
 		case len(v) != 1:
 			badRequest(rw, "a parameter is repeated")
+		case strings.Contains(name, "+"):
+			badRequest(rw, "a parameter name holds a '+'")
 		case shapes[name] != nil && !shapes[name].MatchString(v[0]):
 			badRequest(rw, name+" is malformed")
 		case (name == "SmsSid" || name == "SmsMessageSid") && v[0] != form.Get("MessageSid"):
@@ -276,6 +284,31 @@ func (w *Webhook) checkForm(rw http.ResponseWriter, r *http.Request, form url.Va
 		return false
 	}
 	return true
+}
+
+// plusAfterFrom reports whether a parameter sorting after From, other than
+// To, holds a '+'. Refusing those keeps Body, which the sender writes, from
+// being re-split into a message of its own: a sender who texts
+// "START"+"From<victim>MessageSid<new id>To<short code>Zz" could otherwise
+// re-send the signed request as that START from the victim, with Zz taking
+// in the real From and all that follows.
+//
+// In any re-split the real From's '+' lies in some value (names with a '+'
+// are refused). Not To's: the bytes before it are "om", not "To". Not the
+// URL's query, Body's or that of a parameter sorting before From: a From
+// after it would lie in Twilio's bytes, which hold no other "From+", and
+// one before it would sort after it. With the parameters after From refused
+// here, it is From's own value, so From is the real one (it cannot end
+// early: a name starting with a digit would sort before it). Then
+// MessageSid, which sorts after From, comes from Twilio's bytes too, where
+// "MessageSid" is followed by the real id alone.
+func plusAfterFrom(form url.Values) bool {
+	for name, v := range form {
+		if name > "From" && name != "To" && strings.Contains(v[0], "+") {
+			return true
+		}
+	}
+	return false
 }
 
 // requestURL is the URL the gateway signed: the public URL and the request

@@ -228,6 +228,8 @@ func TestWebhookSMS(t *testing.T) {
 			f.Set("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/"+testAccount+"/Messages/"+sid+"/Media/ME0123456789abcdef0123456789abcdef")
 		}), status: 200, calls: 1},
 		{name: "OKLongCode", form: moForm(func(f url.Values) { f.Set("To", "+12025550000") }), status: 200, calls: 1},
+		{name: "OKPlusInBody", form: moForm(func(f url.Values) { f.Set("Body", "GIVE +10") }), status: 200, calls: 1},
+		{name: "OKPlusBeforeFrom", form: moForm(func(f url.Values) { f.Set("AddOns", `{"status":"successful","results":{"caller":"+12025554321"}}`) }), status: 200, calls: 1},
 		{name: "Unsigned", form: moForm(nil), sign: unsigned, status: 403},
 		{name: "BadSignature", form: moForm(nil), sign: badlySigned, status: 403},
 		{name: "WrongToken", form: moForm(nil), sign: wrongToken, status: 403},
@@ -253,6 +255,8 @@ func TestWebhookSMS(t *testing.T) {
 		{name: "MalformedApiVersion", form: twilioForm(func(f url.Values) { f.Set("ApiVersion", "2010-04-01Body") }), status: 400},
 		{name: "MalformedSmsStatus", form: twilioForm(func(f url.Values) { f.Set("SmsStatus", "receivedTo") }), status: 400},
 		{name: "RepeatedParameter", form: moForm(func(f url.Values) { f["Body"] = []string{"GIVE", "STOP"} }), status: 400},
+		{name: "PlusAfterFrom", form: twilioForm(func(f url.Values) { f.Set("ToCity", "+12025550000") }), status: 400},
+		{name: "PlusInName", form: moForm(func(f url.Values) { f.Set("A+1", "x") }), status: 400},
 		{name: "MissingFrom", form: moForm(func(f url.Values) { f.Del("From") }), status: 400},
 		{name: "InvalidFrom", form: moForm(func(f url.Values) { f.Set("From", "2025554321") }), status: 400},
 		{name: "InvalidFromLetters", form: moForm(func(f url.Values) { f.Set("From", "+1202555ABCD") }), status: 400},
@@ -503,7 +507,25 @@ func TestWebhookLogMasksPhone(t *testing.T) {
 // names and values without separators, so moving a boundary keeps it valid.
 // None may be taken for a message, let alone a new one (issue 6).
 func TestWebhookReSplit(t *testing.T) {
-	const sid = "SM0123456789abcdef0123456789abcdef"
+	const (
+		sid      = "SM0123456789abcdef0123456789abcdef"
+		fakeSID  = "SM99999999999999999999999999999999"
+		attacker = "+12025550199"
+		victim   = "+12025554321"
+	)
+	// carved is an attacker's own message whose Body holds a forged
+	// message from the victim.
+	carved := moForm(func(f url.Values) {
+		f.Set("From", attacker)
+		f.Set("Body", "START"+"From"+victim+"MessageSid"+fakeSID+"To41444"+"Zz")
+	})
+	// tail is what follows the attacker's Body: the real From on.
+	tail := "From" + attacker + "MessageSid" + sid + "NumMedia0NumSegments1To41444"
+	forged := func(absorber, value string) url.Values {
+		return url.Values{"AccountSid": {testAccount}, "Body": {"START"}, "From": {victim},
+			"MessageSid": {fakeSID}, "To": {"41444"}, absorber: {value}}
+	}
+
 	tests := []struct {
 		name            string
 		genuine, resent url.Values
@@ -527,6 +549,10 @@ func TestWebhookReSplit(t *testing.T) {
 		{name: "BodyTakesFrom", genuine: moForm(nil),
 			resent: moForm(func(f url.Values) { f.Set("Body", "GIVEFrom+12025554321"); f.Del("From") }),
 			status: 400},
+		{name: "ForgedFromBody", genuine: carved, resent: forged("Zz", tail), status: 400},
+		{name: "ForgedFromBodyNameEndsInFrom", genuine: carved, resent: forged("ZzFrom", tail[len("From"):]), status: 400},
+		{name: "ForgedFromBodyNameHoldsPlus", genuine: carved,
+			resent: forged("ZzFrom"+attacker, tail[len("From"+attacker):]), status: 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
