@@ -113,7 +113,7 @@ func (f *fakeStatuses) recorded() [][2]string {
 // startWebhook serves the real twilio.Webhook on a loopback server.
 func startWebhook(t *testing.T, mos twilio.MOHandler, sts twilio.StatusRecorder) *httptest.Server {
 	t.Helper()
-	w := &twilio.Webhook{AuthToken: token, MOs: mos, Statuses: sts, Log: quiet}
+	w := &twilio.Webhook{AuthToken: token, AccountSID: account, MOs: mos, Statuses: sts, Log: quiet}
 	r := mux.NewRouter()
 	w.Register(r)
 	srv := httptest.NewServer(r)
@@ -223,7 +223,7 @@ func TestPhoneMOSigned(t *testing.T) {
 func TestPhoneMOSignURL(t *testing.T) {
 	const public = "https://sms.example.org"
 	mos := &fakeMOs{}
-	w := &twilio.Webhook{AuthToken: token, PublicURL: public, MOs: mos, Statuses: &fakeStatuses{}, Log: quiet}
+	w := &twilio.Webhook{AuthToken: token, AccountSID: account, PublicURL: public, MOs: mos, Statuses: &fakeStatuses{}, Log: quiet}
 	r := mux.NewRouter()
 	w.Register(r)
 	hook := httptest.NewServer(r)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,12 +54,17 @@ type StatusRecorder interface {
 }
 
 // Webhook receives Twilio's inbound message and status callback requests.
-// Every request must carry a valid X-Twilio-Signature; requests that do not
-// are answered 403 and handed to nobody.
+// Every request must carry a valid X-Twilio-Signature and name the account
+// in AccountSid; requests that do not are answered 403. A signed request
+// whose parameters lack Twilio's exact shapes is answered 400. Either way
+// it is handed to nobody.
 type Webhook struct {
 	// AuthToken is the account's auth token, the key of the signatures.
 	// When it is empty every request is refused (403).
 	AuthToken string
+	// AccountSID is the account sid requests must carry in AccountSid.
+	// When it is empty every request is refused (403).
+	AccountSID string
 	// PublicURL is the scheme and authority the gateway requests, e.g.
 	// "https://sms.example.org" or "http://127.0.0.1:8080", possibly with
 	// a path prefix added by a proxy. Signatures are checked over PublicURL
@@ -85,14 +92,36 @@ var (
 	e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 	// address is the shape of a destination: a short code or a number.
 	address = regexp.MustCompile(`^\+?[0-9]{3,15}$`)
-	// sid is the shape of a Twilio resource id, loosely: two letters and
-	// up to 62 letters and digits (real ones are SM or MM and 32 hex).
-	sid = regexp.MustCompile(`^[A-Za-z]{2}[0-9A-Za-z]{1,62}$`)
-	// status is the shape of a MessageStatus value.
+	// messageSID is the shape of a message id: SM (SMS) or MM (MMS) and 32
+	// lower-case hex digits, exactly. A looser shape let a replay take the
+	// next parameter into the id and pass for a new message.
+	messageSID = regexp.MustCompile(`^(SM|MM)[0-9a-f]{32}$`)
+	// status is the shape of a MessageStatus or SmsStatus value.
 	status = regexp.MustCompile(`^[a-z][a-z_-]{0,31}$`)
-	// errorCode is the shape of an ErrorCode value.
-	errorCode = regexp.MustCompile(`^[0-9]{1,10}$`)
+	// errorCode is the shape of an ErrorCode value, empty when none.
+	errorCode = regexp.MustCompile(`^[0-9]{0,10}$`)
+	// count is the shape of NumMedia and NumSegments.
+	count = regexp.MustCompile(`^[0-9]{1,3}$`)
 )
+
+// shapes are the exact shapes of the parameters that name or count
+// something. They are checked whenever present, used or not, so that none
+// can take in or give up a neighbour's bytes (see checkForm). AccountSid is
+// checked against the configured account, SmsSid and SmsMessageSid against
+// MessageSid.
+var shapes = map[string]*regexp.Regexp{
+	"MessageSid":          messageSID,
+	"MessagingServiceSid": regexp.MustCompile(`^MG[0-9a-f]{32}$`),
+	"From":                address,
+	"To":                  address,
+	"NumMedia":            count,
+	"NumSegments":         count,
+	"ReferralNumMedia":    count,
+	"ApiVersion":          regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`),
+	"SmsStatus":           status,
+	"MessageStatus":       status,
+	"ErrorCode":           errorCode,
+}
 
 func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
 	form, ok := w.readSigned(rw, r)
@@ -111,9 +140,6 @@ func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
 	case mo.MessageID == "":
 		badRequest(rw, "MessageSid is required")
 		return
-	case !sid.MatchString(mo.MessageID):
-		badRequest(rw, "MessageSid is malformed")
-		return
 	case mo.From == "":
 		badRequest(rw, "From is required")
 		return
@@ -123,8 +149,8 @@ func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
 	case mo.To == "":
 		badRequest(rw, "To is required")
 		return
-	case !address.MatchString(mo.To):
-		badRequest(rw, "To is not a short code or phone number")
+	case plusAfterFrom(form):
+		badRequest(rw, "a parameter other than From, To and Body holds a '+'")
 		return
 	}
 	if w.MOs == nil {
@@ -158,22 +184,15 @@ func (w *Webhook) serveStatus(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A status callback holds nothing the donor wrote, so the exact shapes
+	// of checkForm leave no boundary to move.
 	msgSID, st, code := form.Get("MessageSid"), form.Get("MessageStatus"), form.Get("ErrorCode")
 	switch {
 	case msgSID == "":
 		badRequest(rw, "MessageSid is required")
 		return
-	case !sid.MatchString(msgSID):
-		badRequest(rw, "MessageSid is malformed")
-		return
 	case st == "":
 		badRequest(rw, "MessageStatus is required")
-		return
-	case !status.MatchString(st):
-		badRequest(rw, "MessageStatus is malformed")
-		return
-	case code != "" && !errorCode.MatchString(code):
-		badRequest(rw, "ErrorCode is malformed")
 		return
 	}
 	if w.Statuses == nil {
@@ -196,8 +215,8 @@ func (w *Webhook) serveStatus(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readSigned reads the request's form and checks its signature. When it
-// returns false it has answered the request.
+// readSigned reads the request's form and checks its signature and
+// parameters (checkForm). When it returns false it has answered the request.
 func (w *Webhook) readSigned(rw http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
@@ -209,8 +228,8 @@ func (w *Webhook) readSigned(rw http.ResponseWriter, r *http.Request) (url.Value
 		badRequest(rw, "malformed form")
 		return nil, false
 	}
-	if w.AuthToken == "" {
-		w.log().Error("twilio: webhook has no auth token; refusing every request")
+	if w.AuthToken == "" || w.AccountSID == "" {
+		w.log().Error("twilio: webhook has no auth token or account sid; refusing every request")
 		http.Error(rw, "forbidden", http.StatusForbidden)
 		return nil, false
 	}
@@ -221,7 +240,75 @@ func (w *Webhook) readSigned(rw http.ResponseWriter, r *http.Request) (url.Value
 		http.Error(rw, "forbidden", http.StatusForbidden)
 		return nil, false
 	}
+	if !w.checkForm(rw, r, r.PostForm) {
+		return nil, false
+	}
 	return r.PostForm, true
+}
+
+// checkForm checks the parameters of a signed request. When it returns
+// false it has answered the request: 403 when AccountSid is not the
+// configured account (the request is not for us), 400 when a parameter is
+// malformed.
+//
+// Twilio's signature joins names and values without separators, so a
+// captured request can be re-split under the same signature: a value made
+// to take in the next parameter ("MessageSid=SM...NumMedia0" with NumMedia
+// dropped) or to give up its end to a new one. Values of an exact shape can
+// do neither, and a name given twice, which Twilio never sends, could stand
+// for either of its values, so it is refused too. The one field the sender
+// writes, Body, is dealt with by plusAfterFrom.
+func (w *Webhook) checkForm(rw http.ResponseWriter, r *http.Request, form url.Values) bool {
+	if acct := form["AccountSid"]; len(acct) != 1 || acct[0] != w.AccountSID {
+		w.log().Warn("twilio: refused a signed request without this account's AccountSid",
+			"path", r.URL.Path, "remote", r.RemoteAddr)
+		http.Error(rw, "forbidden", http.StatusForbidden)
+		return false
+	}
+	for _, name := range slices.Sorted(maps.Keys(form)) {
+		v := form[name]
+		switch {
+		case len(v) != 1:
+			badRequest(rw, "a parameter is repeated")
+		case strings.Contains(name, "+"):
+			badRequest(rw, "a parameter name holds a '+'")
+		case shapes[name] != nil && !shapes[name].MatchString(v[0]):
+			badRequest(rw, name+" is malformed")
+		case (name == "SmsSid" || name == "SmsMessageSid") && v[0] != form.Get("MessageSid"):
+			badRequest(rw, name+" is not MessageSid")
+		default:
+			continue
+		}
+		w.log().Warn("twilio: refused a signed request with a malformed parameter",
+			"path", r.URL.Path, "remote", r.RemoteAddr, "param", name)
+		return false
+	}
+	return true
+}
+
+// plusAfterFrom reports whether a parameter sorting after From, other than
+// To, holds a '+'. Refusing those keeps Body, which the sender writes, from
+// being re-split into a message of its own: a sender who texts
+// "START"+"From<victim>MessageSid<new id>To<short code>Zz" could otherwise
+// re-send the signed request as that START from the victim, with Zz taking
+// in the real From and all that follows.
+//
+// In any re-split the real From's '+' lies in some value (names with a '+'
+// are refused). Not To's: the bytes before it are "om", not "To". Not the
+// URL's query, Body's or that of a parameter sorting before From: a From
+// after it would lie in Twilio's bytes, which hold no other "From+", and
+// one before it would sort after it. With the parameters after From refused
+// here, it is From's own value, so From is the real one (it cannot end
+// early: a name starting with a digit would sort before it). Then
+// MessageSid, which sorts after From, comes from Twilio's bytes too, where
+// "MessageSid" is followed by the real id alone.
+func plusAfterFrom(form url.Values) bool {
+	for name, v := range form {
+		if name > "From" && name != "To" && strings.Contains(v[0], "+") {
+			return true
+		}
+	}
+	return false
 }
 
 // requestURL is the URL the gateway signed: the public URL and the request

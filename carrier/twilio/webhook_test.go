@@ -86,11 +86,12 @@ func (notBadInput) BadInput() bool { return false }
 func newWebhook(t *testing.T, mos twilio.MOHandler, sts twilio.StatusRecorder) *httptest.Server {
 	t.Helper()
 	w := &twilio.Webhook{
-		AuthToken: testToken,
-		MOs:       mos,
-		Statuses:  sts,
-		Now:       func() time.Time { return testNow },
-		Log:       slog.New(slog.DiscardHandler),
+		AuthToken:  testToken,
+		AccountSID: testAccount,
+		MOs:        mos,
+		Statuses:   sts,
+		Now:        func() time.Time { return testNow },
+		Log:        slog.New(slog.DiscardHandler),
 	}
 	r := mux.NewRouter()
 	w.Register(r)
@@ -142,12 +143,44 @@ func send(t *testing.T, srv *httptest.Server, uri, body string, form url.Values,
 func moForm(mod func(url.Values)) url.Values {
 	f := url.Values{
 		"MessageSid":  {"SM0123456789abcdef0123456789abcdef"},
-		"AccountSid":  {"AC00000000000000000000000000000000"},
+		"AccountSid":  {testAccount},
 		"From":        {"+12025554321"},
 		"To":          {"41444"},
 		"Body":        {"GIVE"},
 		"NumMedia":    {"0"},
 		"NumSegments": {"1"},
+	}
+	if mod != nil {
+		mod(f)
+	}
+	return f
+}
+
+// twilioForm is an inbound message with every field Twilio sends for an SMS
+// to a number of a messaging service.
+func twilioForm(mod func(url.Values)) url.Values {
+	const sid = "SM0123456789abcdef0123456789abcdef"
+	f := url.Values{
+		"MessageSid":          {sid},
+		"SmsSid":              {sid},
+		"SmsMessageSid":       {sid},
+		"AccountSid":          {testAccount},
+		"MessagingServiceSid": {"MG0123456789abcdef0123456789abcdef"},
+		"From":                {"+12025554321"},
+		"To":                  {"41444"},
+		"Body":                {"GIVE"},
+		"NumMedia":            {"0"},
+		"NumSegments":         {"1"},
+		"SmsStatus":           {"received"},
+		"ApiVersion":          {"2010-04-01"},
+		"FromCity":            {"WASHINGTON"},
+		"FromState":           {"DC"},
+		"FromZip":             {"20001"},
+		"FromCountry":         {"US"},
+		"ToCity":              {""},
+		"ToState":             {""},
+		"ToZip":               {""},
+		"ToCountry":           {"US"},
 	}
 	if mod != nil {
 		mod(f)
@@ -184,15 +217,46 @@ func TestWebhookSMS(t *testing.T) {
 		{name: "NoBodyField", form: moForm(func(f url.Values) { f.Del("Body") }), status: 200, calls: 1},
 		{name: "InvalidUTF8Cleaned", form: moForm(func(f url.Values) { f.Set("Body", "STOP\x00\xff") }), status: 200, calls: 1,
 			wantMO: &donation.MO{Gateway: "twilio", MessageID: wantMO.MessageID, From: wantMO.From, To: wantMO.To, Body: "STOP\uFFFD", At: testNow}},
+		{name: "OKTwilioShaped", form: twilioForm(nil), status: 200, calls: 1, wantMO: &wantMO, wantTwiML: true},
+		{name: "OKMMS", form: twilioForm(func(f url.Values) {
+			sid := "MM0123456789abcdef0123456789abcdef"
+			f.Set("MessageSid", sid)
+			f.Set("SmsSid", sid)
+			f.Set("SmsMessageSid", sid)
+			f.Set("NumMedia", "1")
+			f.Set("MediaContentType0", "image/jpeg")
+			f.Set("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/"+testAccount+"/Messages/"+sid+"/Media/ME0123456789abcdef0123456789abcdef")
+		}), status: 200, calls: 1},
+		{name: "OKLongCode", form: moForm(func(f url.Values) { f.Set("To", "+12025550000") }), status: 200, calls: 1},
+		{name: "OKPlusInBody", form: moForm(func(f url.Values) { f.Set("Body", "GIVE +10") }), status: 200, calls: 1},
+		{name: "OKPlusBeforeFrom", form: moForm(func(f url.Values) { f.Set("AddOns", `{"status":"successful","results":{"caller":"+12025554321"}}`) }), status: 200, calls: 1},
 		{name: "Unsigned", form: moForm(nil), sign: unsigned, status: 403},
 		{name: "BadSignature", form: moForm(nil), sign: badlySigned, status: 403},
 		{name: "WrongToken", form: moForm(nil), sign: wrongToken, status: 403},
+		{name: "MissingAccountSid", form: moForm(func(f url.Values) { f.Del("AccountSid") }), status: 403},
+		{name: "WrongAccountSid", form: moForm(func(f url.Values) { f.Set("AccountSid", "AC00000000000000000000000000000000") }), status: 403},
+		{name: "EmptyAccountSid", form: moForm(func(f url.Values) { f.Set("AccountSid", "") }), status: 403},
 		{name: "SignedOtherBody", form: moForm(nil), raw: moForm(func(f url.Values) { f.Set("Body", "GIVE 100") }).Encode(), status: 403},
 		{name: "TooLarge", form: moForm(func(f url.Values) { f.Set("Body", strings.Repeat("x", 65<<10)) }), status: 413},
 		{name: "TooLargeUnsigned", form: moForm(func(f url.Values) { f.Set("Body", strings.Repeat("x", 65<<10)) }), sign: unsigned, status: 413},
 		{name: "MalformedForm", form: url.Values{}, raw: "MessageSid=%zz&From=%2B12025554321", status: 400},
 		{name: "MissingMessageSid", form: moForm(func(f url.Values) { f.Del("MessageSid") }), status: 400},
 		{name: "MalformedMessageSid", form: moForm(func(f url.Values) { f.Set("MessageSid", "SM' OR 1=1 --") }), status: 400},
+		{name: "ShortMessageSid", form: moForm(func(f url.Values) { f.Set("MessageSid", "SM1") }), status: 400},
+		{name: "LongMessageSid", form: moForm(func(f url.Values) { f.Set("MessageSid", "SM0123456789abcdef0123456789abcdef0") }), status: 400},
+		{name: "UpperCaseMessageSid", form: moForm(func(f url.Values) { f.Set("MessageSid", "SM0123456789ABCDEF0123456789ABCDEF") }), status: 400},
+		{name: "OtherKindOfSid", form: moForm(func(f url.Values) { f.Set("MessageSid", "CA0123456789abcdef0123456789abcdef") }), status: 400},
+		{name: "MalformedSmsSid", form: twilioForm(func(f url.Values) { f.Set("SmsSid", "SM1") }), status: 400},
+		{name: "OtherSmsSid", form: twilioForm(func(f url.Values) { f.Set("SmsSid", "SMfedcba9876543210fedcba9876543210") }), status: 400},
+		{name: "OtherSmsMessageSid", form: twilioForm(func(f url.Values) { f.Set("SmsMessageSid", "SMfedcba9876543210fedcba9876543210") }), status: 400},
+		{name: "MalformedMessagingServiceSid", form: twilioForm(func(f url.Values) { f.Set("MessagingServiceSid", "MG1") }), status: 400},
+		{name: "MalformedNumMedia", form: twilioForm(func(f url.Values) { f.Set("NumMedia", "none") }), status: 400},
+		{name: "MalformedNumSegments", form: twilioForm(func(f url.Values) { f.Set("NumSegments", "1SmsStatus") }), status: 400},
+		{name: "MalformedApiVersion", form: twilioForm(func(f url.Values) { f.Set("ApiVersion", "2010-04-01Body") }), status: 400},
+		{name: "MalformedSmsStatus", form: twilioForm(func(f url.Values) { f.Set("SmsStatus", "receivedTo") }), status: 400},
+		{name: "RepeatedParameter", form: moForm(func(f url.Values) { f["Body"] = []string{"GIVE", "STOP"} }), status: 400},
+		{name: "PlusAfterFrom", form: twilioForm(func(f url.Values) { f.Set("ToCity", "+12025550000") }), status: 400},
+		{name: "PlusInName", form: moForm(func(f url.Values) { f.Set("A+1", "x") }), status: 400},
 		{name: "MissingFrom", form: moForm(func(f url.Values) { f.Del("From") }), status: 400},
 		{name: "InvalidFrom", form: moForm(func(f url.Values) { f.Set("From", "2025554321") }), status: 400},
 		{name: "InvalidFromLetters", form: moForm(func(f url.Values) { f.Set("From", "+1202555ABCD") }), status: 400},
@@ -249,7 +313,7 @@ func TestWebhookStatus(t *testing.T) {
 			"SmsSid":        {"SMfedcba9876543210fedcba9876543210"},
 			"MessageStatus": {"delivered"},
 			"SmsStatus":     {"delivered"},
-			"AccountSid":    {"AC00000000000000000000000000000000"},
+			"AccountSid":    {testAccount},
 			"To":            {"+12025554321"},
 			"From":          {"41444"},
 			"ApiVersion":    {"2010-04-01"},
@@ -272,13 +336,26 @@ func TestWebhookStatus(t *testing.T) {
 			want: []status{{"SMfedcba9876543210fedcba9876543210", "delivered", "", testNow}}},
 		{name: "Undelivered", form: form(func(f url.Values) { f.Set("MessageStatus", "undelivered"); f.Set("ErrorCode", "30003") }), status: 200,
 			want: []status{{"SMfedcba9876543210fedcba9876543210", "undelivered", "30003", testNow}}},
+		{name: "EmptyErrorCode", form: form(func(f url.Values) { f.Set("ErrorCode", "") }), status: 200,
+			want: []status{{"SMfedcba9876543210fedcba9876543210", "delivered", "", testNow}}},
 		{name: "PartiallyDelivered", form: form(func(f url.Values) { f.Set("MessageStatus", "partially_delivered") }), status: 200,
 			want: []status{{"SMfedcba9876543210fedcba9876543210", "partially_delivered", "", testNow}}},
 		{name: "Unsigned", form: form(nil), sign: unsigned, status: 403},
 		{name: "BadSignature", form: form(nil), sign: badlySigned, status: 403},
 		{name: "TooLarge", form: form(func(f url.Values) { f.Set("Pad", strings.Repeat("x", 70<<10)) }), status: 413},
 		{name: "MalformedForm", form: url.Values{}, raw: "MessageSid=%zz", status: 400},
+		{name: "MissingAccountSid", form: form(func(f url.Values) { f.Del("AccountSid") }), status: 403},
+		{name: "WrongAccountSid", form: form(func(f url.Values) { f.Set("AccountSid", "AC00000000000000000000000000000000") }), status: 403},
 		{name: "MissingMessageSid", form: form(func(f url.Values) { f.Del("MessageSid") }), status: 400},
+		{name: "ShortMessageSid", form: form(func(f url.Values) { f.Set("MessageSid", "SM1"); f.Set("SmsSid", "SM1") }), status: 400},
+		{name: "MessageSidWithStatus", form: form(func(f url.Values) {
+			f.Set("MessageSid", "SMfedcba9876543210fedcba9876543210MessageStatusdelivered")
+			f.Del("MessageStatus")
+		}), status: 400},
+		{name: "OtherSmsSid", form: form(func(f url.Values) { f.Set("SmsSid", "SM0123456789abcdef0123456789abcdef") }), status: 400},
+		{name: "MalformedTo", form: form(func(f url.Values) { f.Set("To", "+12025554321ToCity") }), status: 400},
+		{name: "MalformedApiVersion", form: form(func(f url.Values) { f.Set("ApiVersion", "2010") }), status: 400},
+		{name: "RepeatedParameter", form: form(func(f url.Values) { f["MessageStatus"] = []string{"delivered", "failed"} }), status: 400},
 		{name: "MissingMessageStatus", form: form(func(f url.Values) { f.Del("MessageStatus") }), status: 400},
 		{name: "MalformedMessageStatus", form: form(func(f url.Values) { f.Set("MessageStatus", "<script>") }), status: 400},
 		{name: "MalformedErrorCode", form: form(func(f url.Values) { f.Set("ErrorCode", "30003; DROP") }), status: 400},
@@ -341,7 +418,7 @@ func TestWebhookMethodNotAllowed(t *testing.T) {
 func TestWebhookPublicURL(t *testing.T) {
 	const public = "https://sms.example.org/prefix"
 	mos := &fakeMOs{}
-	w := &twilio.Webhook{AuthToken: testToken, PublicURL: public + "/", MOs: mos, Statuses: &fakeStatuses{},
+	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, PublicURL: public + "/", MOs: mos, Statuses: &fakeStatuses{},
 		Log: slog.New(slog.DiscardHandler)}
 	r := mux.NewRouter()
 	w.Register(r)
@@ -377,7 +454,7 @@ func TestWebhookPublicURL(t *testing.T) {
 // signed with the empty key.
 func TestWebhookNoToken(t *testing.T) {
 	mos := &fakeMOs{}
-	w := &twilio.Webhook{MOs: mos, Statuses: &fakeStatuses{}, Log: slog.New(slog.DiscardHandler)}
+	w := &twilio.Webhook{AccountSID: testAccount, MOs: mos, Statuses: &fakeStatuses{}, Log: slog.New(slog.DiscardHandler)}
 	r := mux.NewRouter()
 	w.Register(r)
 	srv := httptest.NewServer(r)
@@ -405,7 +482,7 @@ func TestWebhookNoToken(t *testing.T) {
 func TestWebhookLogMasksPhone(t *testing.T) {
 	var logs strings.Builder
 	mos := &fakeMOs{err: errors.New("database is down")}
-	w := &twilio.Webhook{AuthToken: testToken, MOs: mos, Statuses: &fakeStatuses{},
+	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: mos, Statuses: &fakeStatuses{},
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	r := mux.NewRouter()
 	w.Register(r)
@@ -430,7 +507,7 @@ func TestWebhookLogMasksPhone(t *testing.T) {
 // is logged masked, in the error as in the field beside it.
 func TestWebhookLogMasksInvalidPhone(t *testing.T) {
 	var logs strings.Builder
-	w := &twilio.Webhook{AuthToken: testToken, MOs: &donation.Service{}, Statuses: &fakeStatuses{},
+	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: &donation.Service{}, Statuses: &fakeStatuses{},
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	r := mux.NewRouter()
 	w.Register(r)
@@ -449,5 +526,88 @@ func TestWebhookLogMasksInvalidPhone(t *testing.T) {
 	}
 	if !strings.Contains(out, "+1******0174") || !strings.Contains(out, "not a valid number") {
 		t.Errorf("log lacks the masked number or the reason: %s", out)
+	}
+}
+
+// A captured request re-split under its signature: Twilio's signature joins
+// names and values without separators, so moving a boundary keeps it valid.
+// None may be taken for a message, let alone a new one (issue 6).
+func TestWebhookReSplit(t *testing.T) {
+	const (
+		sid      = "SM0123456789abcdef0123456789abcdef"
+		fakeSID  = "SM99999999999999999999999999999999"
+		attacker = "+12025550199"
+		victim   = "+12025554321"
+	)
+	// carved is an attacker's own message whose Body holds a forged
+	// message from the victim.
+	carved := moForm(func(f url.Values) {
+		f.Set("From", attacker)
+		f.Set("Body", "START"+"From"+victim+"MessageSid"+fakeSID+"To41444"+"Zz")
+	})
+	// tail is what follows the attacker's Body: the real From on.
+	tail := "From" + attacker + "MessageSid" + sid + "NumMedia0NumSegments1To41444"
+	forged := func(absorber, value string) url.Values {
+		return url.Values{"AccountSid": {testAccount}, "Body": {"START"}, "From": {victim},
+			"MessageSid": {fakeSID}, "To": {"41444"}, absorber: {value}}
+	}
+
+	tests := []struct {
+		name            string
+		genuine, resent url.Values
+		status          int
+	}{
+		{name: "MessageSidTakesNumMedia", genuine: moForm(nil),
+			resent: moForm(func(f url.Values) { f.Set("MessageSid", sid+"NumMedia0"); f.Del("NumMedia") }),
+			status: 400},
+		{name: "MessageSidTakesMessagingServiceSid", genuine: twilioForm(nil),
+			resent: twilioForm(func(f url.Values) {
+				f.Set("MessageSid", sid+"MessagingServiceSid"+f.Get("MessagingServiceSid"))
+				f.Del("MessagingServiceSid")
+			}),
+			status: 400},
+		{name: "SmsSidTakesSmsStatus", genuine: twilioForm(nil),
+			resent: twilioForm(func(f url.Values) { f.Set("SmsSid", sid+"SmsStatusreceived"); f.Del("SmsStatus") }),
+			status: 400},
+		{name: "AccountSidTakesApiVersion", genuine: twilioForm(nil),
+			resent: twilioForm(func(f url.Values) { f.Set("AccountSid", testAccount+"ApiVersion2010-04-01"); f.Del("ApiVersion") }),
+			status: 403},
+		{name: "BodyTakesFrom", genuine: moForm(nil),
+			resent: moForm(func(f url.Values) { f.Set("Body", "GIVEFrom+12025554321"); f.Del("From") }),
+			status: 400},
+		{name: "ForgedFromBody", genuine: carved, resent: forged("Zz", tail), status: 400},
+		{name: "ForgedFromBodyNameEndsInFrom", genuine: carved, resent: forged("ZzFrom", tail[len("From"):]), status: 400},
+		{name: "ForgedFromBodyNameHoldsPlus", genuine: carved,
+			resent: forged("ZzFrom"+attacker, tail[len("From"+attacker):]), status: 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mos := &fakeMOs{}
+			srv := newWebhook(t, mos, &fakeStatuses{})
+			target := srv.URL + twilio.SMSPath
+			sig := twilio.Signature(testToken, target, tt.genuine)
+			if twilio.Signature(testToken, target, tt.resent) != sig {
+				t.Fatal("the re-split form does not carry the genuine signature")
+			}
+			req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(tt.resent.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(twilio.SignatureHeader, sig)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("status = %d, want %d (answer %q)", resp.StatusCode, tt.status, answer)
+			}
+			if got := mos.got(); len(got) != 0 {
+				t.Errorf("handed on %+v", got)
+			}
+		})
 	}
 }

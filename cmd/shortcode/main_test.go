@@ -152,6 +152,7 @@ func TestWebhookBadInput(t *testing.T) {
 	mo := func(sid, from, to, body string) url.Values {
 		return url.Values{"MessageSid": {sid}, "AccountSid": {defaultAccountSID}, "From": {from}, "To": {to}, "Body": {body}}
 	}
+	sid := func(n int) string { return fmt.Sprintf("SM%032x", n) }
 	cases := []struct {
 		name  string
 		token string
@@ -159,14 +160,20 @@ func TestWebhookBadInput(t *testing.T) {
 		raw   string
 		want  int
 	}{
-		{"unsigned", "", mo("SM1", "+12125550100", "62262", "GIVE"), "", 403},
-		{"badly signed", "wrong-token", mo("SM2", "+12125550100", "62262", "GIVE"), "", 403},
+		{"unsigned", "", mo(sid(1), "+12125550100", "62262", "GIVE"), "", 403},
+		{"badly signed", "wrong-token", mo(sid(2), "+12125550100", "62262", "GIVE"), "", 403},
 		{"malformed form", "test-token", url.Values{}, "MessageSid=%zz&From=%", 400},
-		{"body over 64 KiB", "test-token", mo("SM3", "+12125550100", "62262", strings.Repeat("x", 70<<10)), "", 413},
-		{"unknown short code", "test-token", mo("SM4", "+12125550100", "99999", "GIVE"), "", 404},
-		{"invalid number", "test-token", mo("SM5", "+15555550100", "62262", "GIVE"), "", 400},
-		{"not a number", "test-token", mo("SM6", "DROP TABLE", "62262", "GIVE"), "", 400},
+		{"body over 64 KiB", "test-token", mo(sid(3), "+12125550100", "62262", strings.Repeat("x", 70<<10)), "", 413},
+		{"unknown short code", "test-token", mo(sid(4), "+12125550100", "99999", "GIVE"), "", 404},
+		{"invalid number", "test-token", mo(sid(5), "+15555550100", "62262", "GIVE"), "", 400},
+		{"not a number", "test-token", mo(sid(6), "DROP TABLE", "62262", "GIVE"), "", 400},
 		{"no message id", "test-token", mo("", "+12125550100", "62262", "GIVE"), "", 400},
+		{"message id not Twilio's", "test-token", mo("SM7", "+12125550100", "62262", "GIVE"), "", 400},
+		{"other account", "test-token", func() url.Values {
+			f := mo(sid(8), "+12125550100", "62262", "GIVE")
+			f.Set("AccountSid", "AC0123456789abcdef0123456789abcdef")
+			return f
+		}(), "", 403},
 	}
 	for _, c := range cases {
 		if got := post(t, m, twilio.SMSPath, c.token, c.form, c.raw); got != c.want {
@@ -179,7 +186,7 @@ func TestWebhookBadInput(t *testing.T) {
 
 	// Non-GSM text and an empty body are a donor's words: 200 and a polite text.
 	for i, body := range []string{"GIVE", "🙂 ünïcödé ☃", ""} {
-		if got := post(t, m, twilio.SMSPath, "test-token", mo(fmt.Sprintf("SMok%d", i), "+12125550100", "62262", body), ""); got != 200 {
+		if got := post(t, m, twilio.SMSPath, "test-token", mo(sid(100+i), "+12125550100", "62262", body), ""); got != 200 {
 			t.Errorf("body %q: status %d, want 200", body, got)
 		}
 	}

@@ -233,7 +233,8 @@ func (m *Main) Start(ctx context.Context) error {
 	}
 	svc.Start()
 	r := mux.NewRouter()
-	(&twilio.Webhook{AuthToken: m.TwilioAuthToken, PublicURL: m.PublicURL, MOs: svc, Statuses: db, Log: m.Log}).Register(r)
+	(&twilio.Webhook{AuthToken: m.TwilioAuthToken, AccountSID: m.TwilioAccountSID, PublicURL: m.PublicURL,
+		MOs: svc, Statuses: db, Log: m.Log}).Register(r)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	}).Methods(http.MethodGet)
