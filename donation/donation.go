@@ -5,7 +5,6 @@
 package donation
 
 import (
-	"errors"
 	"time"
 
 	"github.com/shortcode/shortcode/compliance"
@@ -200,9 +199,9 @@ type Result struct {
 
 // Errors returned by the service.
 var (
-	ErrUnknownShortCode = errors.New("unknown short code")
-	ErrDuplicate        = errors.New("duplicate message")
-	ErrNotFound         = errors.New("not found")
+	ErrUnknownShortCode = NewError(NotFound, "unknown short code")
+	ErrDuplicate        = NewError(Conflict, "duplicate message")
+	ErrNotFound         = NewError(NotFound, "not found")
 )
 
 // Usage is a phone number's history with one committee, as the caps count it.

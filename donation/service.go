@@ -29,6 +29,9 @@ func (e *InputError) Unwrap() error { return e.Err }
 // BadInput marks the error as the sender's fault.
 func (e *InputError) BadInput() bool { return true }
 
+// Kind is Invalid.
+func (e *InputError) Kind() Kind { return Invalid }
+
 // Service applies messages, timers and charge outcomes to subscribers, one
 // serialised transaction at a time, and runs the workers that charge
 // donations and send the outbox.

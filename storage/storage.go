@@ -55,7 +55,7 @@ var (
 
 // ErrKeywordTaken is returned (wrapped) by SaveProgram when a keyword of the
 // program is already mapped to another program on the same short code.
-var ErrKeywordTaken = errors.New("keyword already taken on this short code")
+var ErrKeywordTaken = donation.NewError(donation.Conflict, "keyword already taken on this short code")
 
 // DB is a shortcode database, SQLite or PostgreSQL.
 type DB struct {

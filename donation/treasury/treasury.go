@@ -5,7 +5,6 @@
 package treasury
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -111,9 +110,9 @@ func ForwardDeadline(c compliance.Committee, amount int64, receivedAt time.Time)
 var (
 	// ErrNotRefundable: the donation is not a completed, unrefunded
 	// contribution (declined, cancelled, open, or refunded already).
-	ErrNotRefundable = errors.New("not refundable")
+	ErrNotRefundable = donation.NewError(donation.Conflict, "not refundable")
 	// ErrRefundInProgress: a refund of the donation is posted or done.
-	ErrRefundInProgress = errors.New("a refund of this donation exists")
+	ErrRefundInProgress = donation.NewError(donation.Conflict, "a refund of this donation exists")
 )
 
 // Refundable checks that d may be refunded now.
