@@ -10,6 +10,7 @@ require (
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/warthog618/sms v0.3.0
+	golang.org/x/net v0.62.0
 	modernc.org/sqlite v1.62.0
 )
 

@@ -53,7 +53,10 @@ type Main struct {
 	Poll, SimTimeout time.Duration
 	// RateLimit is how many MOs a number may send a minute (SPEC §11).
 	RateLimit int
-	Log       *slog.Logger
+	// Limits bound the HTTP clients of the service and of the embedded
+	// simulator; zero fields mean the defaults.
+	Limits httpLimits
+	Log    *slog.Logger
 
 	// Set once Start returns.
 	URL    string // where the service listens, e.g. http://127.0.0.1:8080
@@ -92,12 +95,18 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&lease, "charge-lease", lease, "how long a charge attempt is left to the server making it before another server (or a restart) may retry it ($SHORTCODE_CHARGE_LEASE)")
 	backoff := env("charge-backoff", "1s")
 	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
+	limits := defineLimitFlags(fs, m.Limits.orDefaults())
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
+	l, err := limits.limits("serve")
+	if err != nil {
+		return err
+	}
+	m.Limits = l
 	n, err := strconv.Atoi(rate)
 	if err != nil || n <= 0 {
 		return fmt.Errorf("serve: --rate-limit %q: want a positive number", rate)
@@ -176,7 +185,10 @@ func (m *Main) Start(ctx context.Context) error {
 			Timeout:    m.SimTimeout,
 			Log:        m.Log,
 		})
-		m.simSrv = &http.Server{Handler: m.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		// A phone's MO is answered once the webhook took it, after retries.
+		simLimits := m.Limits.orDefaults()
+		simLimits.Write = max(simLimits.Write, simWriteTimeout)
+		m.simSrv, sln = newServer(m.Sim.Handler(), sln, simLimits)
 		m.goServe(m.simSrv, sln)
 		if apiURL == "" {
 			apiURL = m.SimURL
@@ -212,7 +224,7 @@ func (m *Main) Start(ctx context.Context) error {
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	}).Methods(http.MethodGet)
-	m.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	m.srv, ln = newServer(r, ln, m.Limits)
 	m.goServe(m.srv, ln)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
