@@ -2,6 +2,8 @@ package main
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -23,6 +25,9 @@ type httpLimits struct {
 	// MaxConns is how many connections are open at once; more wait to be
 	// accepted.
 	MaxConns int
+	// Shutdown is how long requests in flight get to finish on shutdown
+	// before their connections are closed.
+	Shutdown time.Duration
 }
 
 // defaultLimits are serve's. A webhook body is a few hundred bytes, so 10 s
@@ -33,6 +38,7 @@ var defaultLimits = httpLimits{
 	Write:    30 * time.Second,
 	Idle:     60 * time.Second,
 	MaxConns: 1000,
+	Shutdown: 5 * time.Second,
 }
 
 // simWriteTimeout is the least write timeout of a simulator: a phone's MO
@@ -46,6 +52,7 @@ func (l httpLimits) orDefaults() httpLimits {
 		Write:    cmp.Or(l.Write, defaultLimits.Write),
 		Idle:     cmp.Or(l.Idle, defaultLimits.Idle),
 		MaxConns: cmp.Or(l.MaxConns, defaultLimits.MaxConns),
+		Shutdown: cmp.Or(l.Shutdown, defaultLimits.Shutdown),
 	}
 }
 
@@ -63,10 +70,25 @@ func newServer(h http.Handler, ln net.Listener, l httpLimits) (*http.Server, net
 	return srv, netutil.LimitListener(ln, l.MaxConns)
 }
 
+// shutdown stops srv accepting connections and waits for those open to
+// go idle until ctx is done, then closes those left. It reports whether
+// it had to close any.
+func shutdown(ctx context.Context, srv *http.Server) (forced bool, err error) {
+	err = srv.Shutdown(ctx)
+	if err == nil || !errors.Is(err, ctx.Err()) {
+		return false, err
+	}
+	// A client slower than the deadline must not stop the process from
+	// exiting; the error Close may return for the listener Shutdown
+	// already closed says nothing new.
+	srv.Close()
+	return true, nil
+}
+
 // limitFlags are the flags of httpLimits, read as strings so that each
 // defaults to its SHORTCODE_* variable.
 type limitFlags struct {
-	read, write, idle, maxConns string
+	read, write, idle, shutdown, maxConns string
 }
 
 // defineLimitFlags defines the flags of httpLimits on fs, defaulting to def.
@@ -76,6 +98,7 @@ func defineLimitFlags(fs *flag.FlagSet, def httpLimits) *limitFlags {
 	stringFlag(fs, &f.write, "write-timeout", def.Write.String(), "how long a request may take from then until its answer is written; must exceed the slowest handler")
 	stringFlag(fs, &f.idle, "idle-timeout", def.Idle.String(), "how long an idle keep-alive connection is kept open")
 	stringFlag(fs, &f.maxConns, "max-conns", strconv.Itoa(def.MaxConns), "how many connections may be open at once; more wait to be accepted")
+	stringFlag(fs, &f.shutdown, "shutdown-timeout", def.Shutdown.String(), "on SIGTERM, how long requests in flight get to finish before their connections are closed")
 	return f
 }
 
@@ -85,7 +108,7 @@ func (f *limitFlags) limits(cmd string) (httpLimits, error) {
 	for _, d := range []struct {
 		name, v string
 		p       *time.Duration
-	}{{"read-timeout", f.read, &l.Read}, {"write-timeout", f.write, &l.Write}, {"idle-timeout", f.idle, &l.Idle}} {
+	}{{"read-timeout", f.read, &l.Read}, {"write-timeout", f.write, &l.Write}, {"idle-timeout", f.idle, &l.Idle}, {"shutdown-timeout", f.shutdown, &l.Shutdown}} {
 		v, err := time.ParseDuration(d.v)
 		if err != nil || v <= 0 {
 			return l, fmt.Errorf("%s: --%s %q: want a positive duration", cmd, d.name, d.v)

@@ -239,6 +239,45 @@ func TestServeCutsSlowClients(t *testing.T) {
 	checkLimits(t, addr, "/healthz", "/gateways/twilio/sms", 50, maxConns, idle, read)
 }
 
+// TestServeShutdownWithSlowClient: SIGTERM while a client trickles its
+// body ends the process, with status 0, within --shutdown-timeout.
+func TestServeShutdownWithSlowClient(t *testing.T) {
+	addr := freeAddr(t)
+	const shutdownTimeout = time.Second
+	s := serve(t, addr, "--db", filepath.Join(t.TempDir(), "shutdown.db"), "--sim-addr", freeAddr(t),
+		"--read-timeout", "30s", "--shutdown-timeout", shutdownTimeout.String())
+	http.DefaultClient.CloseIdleConnections()
+	c := trickle(t, addr, "/gateways/twilio/sms", 20*time.Second)
+	time.Sleep(300 * time.Millisecond) // for the server to read the header
+
+	start := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan error, 1)
+	go func() { exited <- s.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		took := time.Since(start)
+		t.Logf("exited %v after SIGTERM: %v", took, err)
+		if err != nil {
+			t.Errorf("serve exited with %v:\n%s", err, s.out)
+		}
+		if took > shutdownTimeout+4*time.Second {
+			t.Errorf("serve took %v to exit, --shutdown-timeout %v", took, shutdownTimeout)
+		}
+	case <-time.After(shutdownTimeout + 15*time.Second):
+		s.cmd.Process.Kill()
+		<-exited
+		t.Fatalf("serve still running %v after SIGTERM:\n%s", time.Since(start), s.out)
+	}
+	<-c.done
+	if c.err != nil {
+		t.Errorf("the slow client's connection: %v", c.err)
+	}
+	if !strings.Contains(s.out.String(), "closed the connections left") {
+		t.Errorf("no word of the connections closed at shutdown:\n%s", s.out)
+	}
+}
+
 // startSim runs `shortcode sim` with args in the test process until the
 // test ends, and returns its address and how it ended.
 func startSim(t *testing.T, args ...string) (addr string, stop func() error) {
@@ -277,12 +316,37 @@ func startSim(t *testing.T, args ...string) (addr string, stop func() error) {
 }
 
 // TestSimCutsSlowClients: the standalone simulator keeps to its timeouts
-// and --max-conns too.
+// and --max-conns too, and shuts down in time with a request in flight.
 func TestSimCutsSlowClients(t *testing.T) {
-	const maxConns, idle, read = 10, time.Second, time.Second
-	addr, _ := startSim(t, "--read-timeout", read.String(), "--idle-timeout", idle.String(),
-		"--max-conns", fmt.Sprint(maxConns))
+	const maxConns, idle, read, shutdownTimeout = 10, time.Second, time.Second, 500 * time.Millisecond
+	// Carrier answers take 20 s: a request in flight at shutdown.
+	addr, stop := startSim(t, "--read-timeout", read.String(), "--idle-timeout", idle.String(),
+		"--max-conns", fmt.Sprint(maxConns), "--shutdown-timeout", shutdownTimeout.String(), "--latency", "20s")
 	checkLimits(t, addr, "/sim/faults", "/sim/faults", 30, maxConns, idle, read)
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := &slowConn{Conn: conn}
+	c.watch(conn, 20*time.Second)
+	fmt.Fprintf(conn, "GET /lookup/v1/tel:%%2B12125550100 HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	err = stop()
+	took := time.Since(start)
+	t.Logf("runSim returned %v after its context ended: %v", took, err)
+	if err != nil {
+		t.Errorf("runSim: %v", err)
+	}
+	if took > shutdownTimeout+4*time.Second {
+		t.Errorf("runSim took %v to return, --shutdown-timeout %v", took, shutdownTimeout)
+	}
+	<-c.done
+	if c.err != nil {
+		t.Errorf("the request in flight at shutdown: %v", c.err)
+	}
 }
 
 func TestServeLimitFlags(t *testing.T) {
@@ -297,7 +361,7 @@ func TestServeLimitFlags(t *testing.T) {
 	if err := m.ParseFlags([]string{"--write-timeout", "45s"}, io.Discard); err != nil || m.Limits != want {
 		t.Errorf("limits %+v (%v), want %+v", m.Limits, err, want)
 	}
-	for _, args := range [][]string{{"--idle-timeout", "-1s"}, {"--read-timeout", "0"}, {"--max-conns", "many"}} {
+	for _, args := range [][]string{{"--shutdown-timeout", "-1s"}, {"--read-timeout", "0"}, {"--max-conns", "many"}} {
 		if err := NewMain().ParseFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
 			t.Errorf("ParseFlags(%q) = %v, want an error about %s", args, err, args[0])
 		}

@@ -318,17 +318,28 @@ func (m *Main) closeAll(ln net.Listener) {
 	}
 }
 
-// Close stops accepting requests, lets those in flight finish, stops the
-// workers and closes the store.
+// Close stops accepting requests, lets those in flight finish until the
+// shutdown timeout and closes the connections left, stops the workers and
+// closes the store.
 func (m *Main) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), m.Limits.orDefaults().Shutdown)
 	defer cancel()
 	var errs []error
+	shut := func(name string, srv *http.Server) {
+		forced, err := shutdown(ctx, srv)
+		if forced {
+			m.Log.Warn("shutdown timeout passed; closed the connections left", "server", name)
+		}
+		errs = append(errs, err)
+	}
 	if m.srv != nil {
-		errs = append(errs, m.srv.Shutdown(ctx))
+		shut("shortcode", m.srv)
 	}
 	if m.simSrv != nil {
-		errs = append(errs, m.simSrv.Shutdown(ctx))
+		// Drop the carrier requests the simulator holds for a timeout,
+		// which Shutdown would otherwise wait for.
+		m.Sim.Close()
+		shut("simulator", m.simSrv)
 	}
 	if m.cancel != nil {
 		m.cancel()

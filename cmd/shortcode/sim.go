@@ -115,9 +115,13 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Close first: it drops the requests held for a timeout, which
 	// Shutdown would otherwise wait for.
 	s.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), limits.Shutdown)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	forced, err := shutdown(sctx, srv)
+	if forced {
+		log.Warn("shutdown timeout passed; closed the connections left")
+	}
+	if err != nil {
 		return fmt.Errorf("sim: shutdown: %w", err)
 	}
 	return nil
