@@ -59,6 +59,9 @@ type Main struct {
 	// PINKey is the PIN hashing key, hex; empty means one kept in the
 	// database (made on first use, shared by its servers).
 	PINKey string
+	// Limits bound the HTTP clients of the service and of the embedded
+	// simulator; zero fields mean the defaults.
+	Limits httpLimits
 	Log    *slog.Logger
 
 	// Set once Start returns.
@@ -103,12 +106,18 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&sendTimeout, "send-timeout", sendTimeout, "longest wait for the gateway's answer to one MT ($SHORTCODE_SEND_TIMEOUT)")
 	backoff := env("charge-backoff", "1s")
 	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
+	limits := defineLimitFlags(fs, m.Limits.orDefaults())
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
+	l, err := limits.limits("serve")
+	if err != nil {
+		return err
+	}
+	m.Limits = l
 	n, err := strconv.Atoi(rate)
 	if err != nil || n <= 0 {
 		return fmt.Errorf("serve: --rate-limit %q: want a positive number", rate)
@@ -193,7 +202,10 @@ func (m *Main) Start(ctx context.Context) error {
 			Timeout:    m.SimTimeout,
 			Log:        m.Log,
 		})
-		m.simSrv = &http.Server{Handler: m.Sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		// A phone's MO is answered once the webhook took it, after retries.
+		simLimits := m.Limits.orDefaults()
+		simLimits.Write = max(simLimits.Write, simWriteTimeout)
+		m.simSrv, sln = newServer(m.Sim.Handler(), sln, simLimits)
 		m.goServe(m.simSrv, sln)
 		if apiURL == "" {
 			apiURL = m.SimURL
@@ -238,7 +250,7 @@ func (m *Main) Start(ctx context.Context) error {
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	}).Methods(http.MethodGet)
-	m.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	m.srv, ln = newServer(r, ln, m.Limits)
 	m.goServe(m.srv, ln)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -344,17 +356,28 @@ func (m *Main) closeAll(ln net.Listener) {
 	}
 }
 
-// Close stops accepting requests, lets those in flight finish, stops the
-// workers and closes the store.
+// Close stops accepting requests, lets those in flight finish until the
+// shutdown timeout and closes the connections left, stops the workers and
+// closes the store.
 func (m *Main) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), m.Limits.orDefaults().Shutdown)
 	defer cancel()
 	var errs []error
+	shut := func(name string, srv *http.Server) {
+		forced, err := shutdown(ctx, srv)
+		if forced {
+			m.Log.Warn("shutdown timeout passed; closed the connections left", "server", name)
+		}
+		errs = append(errs, err)
+	}
 	if m.srv != nil {
-		errs = append(errs, m.srv.Shutdown(ctx))
+		shut("shortcode", m.srv)
 	}
 	if m.simSrv != nil {
-		errs = append(errs, m.simSrv.Shutdown(ctx))
+		// Drop the carrier requests the simulator holds for a timeout,
+		// which Shutdown would otherwise wait for.
+		m.Sim.Close()
+		shut("simulator", m.simSrv)
 	}
 	if m.cancel != nil {
 		m.cancel()

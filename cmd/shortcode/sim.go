@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -41,11 +40,18 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stringFlag(fs, &duplicateRate, "duplicate-rate", "0", "fraction of phone MOs delivered twice (0..1)")
 	stringFlag(fs, &messagesLatency, "messages-latency", "0s", "how long the Messages API holds its answer after taking an MT (a slow gateway)")
 	stringFlag(fs, &seed, "seed", "0", "seed of the fault dice, to reproduce a run (0: random)")
+	def := defaultLimits
+	def.Write = simWriteTimeout
+	limitFlags := defineLimitFlags(fs, def)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("sim: unexpected arguments %q", fs.Args())
+	}
+	limits, err := limitFlags.limits("sim")
+	if err != nil {
+		return err
 	}
 	if authToken == "" {
 		return errors.New("sim: --twilio-auth-token is required: the shortcode server's token, so that MOs are signed with it")
@@ -63,7 +69,6 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		CarrierPassword: carrierPassword,
 		CarrierToken:    carrierToken,
 	}
-	var err error
 	if cfg.Faults.Latency, err = parseSimDuration("latency", latency, false); err != nil {
 		return err
 	}
@@ -72,6 +77,9 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if cfg.Timeout, err = parseSimDuration("timeout", timeout, true); err != nil {
 		return err
+	}
+	if cfg.Faults.Latency >= limits.Write {
+		return fmt.Errorf("sim: --latency %v: the answers would outlast --write-timeout %v", cfg.Faults.Latency, limits.Write)
 	}
 	if cfg.Faults.TimeoutRate, err = parseRate("timeout-rate", timeoutRate); err != nil {
 		return err
@@ -93,7 +101,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("sim: listen %s: %w", addr, err)
 	}
 	s := sim.New(cfg)
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv, ln := newServer(s.Handler(), ln, limits)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("simulator listening", "url", "http://"+ln.Addr().String(), "webhook_url", webhookURL,
@@ -111,9 +119,13 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// Close first: it drops the requests held for a timeout, which
 	// Shutdown would otherwise wait for.
 	s.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), limits.Shutdown)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	forced, err := shutdown(sctx, srv)
+	if forced {
+		log.Warn("shutdown timeout passed; closed the connections left")
+	}
+	if err != nil {
 		return fmt.Errorf("sim: shutdown: %w", err)
 	}
 	return nil
