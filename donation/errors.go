@@ -25,9 +25,14 @@ const (
 	Forbidden
 	// Unavailable: something the request needs is down; try again later.
 	Unavailable
+	// Unauthenticated: the caller did not say who they are, or not in a
+	// way that can be believed.
+	Unauthenticated
+	// TooLarge: the request is bigger than anything legitimate.
+	TooLarge
 )
 
-var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "forbidden", "unavailable"}
+var kindNames = [...]string{"internal", "invalid", "not_found", "conflict", "forbidden", "unavailable", "unauthenticated", "too_large"}
 
 // String returns the kind's name in snake case, e.g. "not_found".
 func (k Kind) String() string {
@@ -52,10 +57,11 @@ func NewError(k Kind, msg string) error { return &kindError{msg: msg, kind: k} }
 // Sentinels of each kind, for errors that need no sentinel of their own:
 // wrap them, as in fmt.Errorf("program %s: %w", id, ErrConflict).
 var (
-	ErrInvalid     = NewError(Invalid, "invalid")
-	ErrConflict    = NewError(Conflict, "conflict")
-	ErrForbidden   = NewError(Forbidden, "forbidden")
-	ErrUnavailable = NewError(Unavailable, "unavailable")
+	ErrInvalid         = NewError(Invalid, "invalid")
+	ErrConflict        = NewError(Conflict, "conflict")
+	ErrForbidden       = NewError(Forbidden, "forbidden")
+	ErrUnavailable     = NewError(Unavailable, "unavailable")
+	ErrUnauthenticated = NewError(Unauthenticated, "unauthenticated")
 )
 
 // KindOf returns the kind of err: that of the first error in its tree with

@@ -128,6 +128,26 @@ func (db *DB) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// Ready reports whether the database answers and its schema is up to
+// date: what a server needs to do its work.
+func (db *DB) Ready(ctx context.Context) error {
+	if err := db.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s database: %w", db.driver, err)
+	}
+	p, err := db.migrations()
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("%s database: migrations: %w", db.driver, err)
+	}
+	if pending {
+		return fmt.Errorf("%s database: migrations pending (run shortcode migrate)", db.driver)
+	}
+	return nil
+}
+
 // migrations returns the goose provider of the embedded migrations.
 func (db *DB) migrations() (*goose.Provider, error) {
 	sub, err := fs.Sub(migrations, "migrations")

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
 // These tests hold connections open as slow clients do, against a real
@@ -351,12 +353,12 @@ func TestSimCutsSlowClients(t *testing.T) {
 
 func TestServeLimitFlags(t *testing.T) {
 	m := NewMain()
-	if err := m.ParseFlags(nil, io.Discard); err != nil || m.Limits != defaultLimits {
-		t.Errorf("no flags: limits %+v (%v), want the defaults %+v", m.Limits, err, defaultLimits)
+	if err := m.ParseFlags(nil, io.Discard); err != nil || m.Limits != httpserver.DefaultLimits {
+		t.Errorf("no flags: limits %+v (%v), want the defaults %+v", m.Limits, err, httpserver.DefaultLimits)
 	}
 	t.Setenv("SHORTCODE_MAX_CONNS", "7")
 	m = NewMain()
-	want := defaultLimits
+	want := httpserver.DefaultLimits
 	want.MaxConns, want.Write = 7, 45*time.Second
 	if err := m.ParseFlags([]string{"--write-timeout", "45s"}, io.Discard); err != nil || m.Limits != want {
 		t.Errorf("limits %+v (%v), want %+v", m.Limits, err, want)

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -101,4 +102,20 @@ func env(flagName, def string) string {
 func stringFlag(fs *flag.FlagSet, p *string, name, def, help string) {
 	key := "SHORTCODE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 	fs.StringVar(p, name, env(name, def), help+" ($"+key+")")
+}
+
+// version is the module version this binary was built from, with the VCS
+// revision when the build recorded one.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v
 }

@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/mux"
+	"github.com/shortcode/shortcode/donation/httpserver"
 
 	"github.com/shortcode/shortcode/carrier"
 	"github.com/shortcode/shortcode/carrier/sim"
@@ -61,7 +61,7 @@ type Main struct {
 	PINKey string
 	// Limits bound the HTTP clients of the service and of the embedded
 	// simulator; zero fields mean the defaults.
-	Limits httpLimits
+	Limits httpserver.Limits
 	Log    *slog.Logger
 
 	// Set once Start returns.
@@ -106,7 +106,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs.StringVar(&sendTimeout, "send-timeout", sendTimeout, "longest wait for the gateway's answer to one MT ($SHORTCODE_SEND_TIMEOUT)")
 	backoff := env("charge-backoff", "1s")
 	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
-	limits := defineLimitFlags(fs, m.Limits.orDefaults())
+	limits := defineLimitFlags(fs, m.Limits.OrDefaults())
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -203,9 +203,9 @@ func (m *Main) Start(ctx context.Context) error {
 			Log:        m.Log,
 		})
 		// A phone's MO is answered once the webhook took it, after retries.
-		simLimits := m.Limits.orDefaults()
+		simLimits := m.Limits.OrDefaults()
 		simLimits.Write = max(simLimits.Write, simWriteTimeout)
-		m.simSrv, sln = newServer(m.Sim.Handler(), sln, simLimits)
+		m.simSrv, sln = httpserver.NewHTTPServer(m.Sim.Handler(), sln, simLimits)
 		m.goServe(m.simSrv, sln)
 		if apiURL == "" {
 			apiURL = m.SimURL
@@ -244,13 +244,12 @@ func (m *Main) Start(ctx context.Context) error {
 		Poll: cmp.Or(m.Poll, 500*time.Millisecond),
 	}
 	svc.Start()
-	r := mux.NewRouter()
-	(&twilio.Webhook{AuthToken: m.TwilioAuthToken, AccountSID: m.TwilioAccountSID, PublicURL: m.PublicURL,
-		MOs: svc, Statuses: db, Log: m.Log}).Register(r)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "ok\n")
-	}).Methods(http.MethodGet)
-	m.srv, ln = newServer(r, ln, m.Limits)
+	hs := httpserver.New(m.Log, db, db.Ready, version())
+	hs.Mount(&twilio.Webhook{AuthToken: m.TwilioAuthToken, AccountSID: m.TwilioAccountSID, PublicURL: m.PublicURL,
+		MOs: svc, Statuses: db, Log: m.Log})
+	hs.TokenRoutes(db, func() time.Time { return time.Now().UTC() }, nil)
+	r := hs.Handler()
+	m.srv, ln = httpserver.NewHTTPServer(r, ln, m.Limits)
 	m.goServe(m.srv, ln)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -360,11 +359,11 @@ func (m *Main) closeAll(ln net.Listener) {
 // shutdown timeout and closes the connections left, stops the workers and
 // closes the store.
 func (m *Main) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), m.Limits.orDefaults().Shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), m.Limits.OrDefaults().Shutdown)
 	defer cancel()
 	var errs []error
 	shut := func(name string, srv *http.Server) {
-		forced, err := shutdown(ctx, srv)
+		forced, err := httpserver.Shutdown(ctx, srv)
 		if forced {
 			m.Log.Warn("shutdown timeout passed; closed the connections left", "server", name)
 		}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shortcode/shortcode/donation/httpserver"
+
 	"github.com/shortcode/shortcode/carrier/sim"
 )
 
@@ -40,7 +42,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stringFlag(fs, &duplicateRate, "duplicate-rate", "0", "fraction of phone MOs delivered twice (0..1)")
 	stringFlag(fs, &messagesLatency, "messages-latency", "0s", "how long the Messages API holds its answer after taking an MT (a slow gateway)")
 	stringFlag(fs, &seed, "seed", "0", "seed of the fault dice, to reproduce a run (0: random)")
-	def := defaultLimits
+	def := httpserver.DefaultLimits
 	def.Write = simWriteTimeout
 	limitFlags := defineLimitFlags(fs, def)
 	if err := fs.Parse(args); err != nil {
@@ -101,7 +103,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("sim: listen %s: %w", addr, err)
 	}
 	s := sim.New(cfg)
-	srv, ln := newServer(s.Handler(), ln, limits)
+	srv, ln := httpserver.NewHTTPServer(s.Handler(), ln, limits)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("simulator listening", "url", "http://"+ln.Addr().String(), "webhook_url", webhookURL,
@@ -121,7 +123,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	s.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), limits.Shutdown)
 	defer cancel()
-	forced, err := shutdown(sctx, srv)
+	forced, err := httpserver.Shutdown(sctx, srv)
 	if forced {
 		log.Warn("shutdown timeout passed; closed the connections left")
 	}
