@@ -42,8 +42,22 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "shortcode:", err)
 		}
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
+}
+
+// failure marks an error of work that was tried and did not succeed, as
+// opposed to a command used wrongly.
+type failure struct{ error }
+
+func (f failure) Unwrap() error { return f.error }
+
+// exitCode is 1 for a failure and 2 for any other error.
+func exitCode(err error) int {
+	if errors.As(err, new(failure)) {
+		return 1
+	}
+	return 2
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

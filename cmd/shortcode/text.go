@@ -48,13 +48,19 @@ func runText(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	// Texts that arrived before this session are not news.
 	if _, err := p.poll(ctx, false); err != nil {
-		return fmt.Errorf("text: reach the simulator at %s: %w", p.sim, err)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return failure{fmt.Errorf("text: reach the simulator at %s: %w", p.sim, err)}
 	}
 	p.last = time.Now()
 
 	pollCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -72,31 +78,73 @@ func runText(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 	}()
 
-	lines := bufio.NewScanner(stdin)
-	for lines.Scan() {
-		if err := p.send(ctx, to, lines.Text()); err != nil {
-			fmt.Fprintf(stderr, "! %v\n", err)
+	// Input is read apart from the loop below, so that a signal ends the
+	// session even while stdin is held open with nothing to read.
+	lines, readErr, done := make(chan string), make(chan error, 1), make(chan struct{})
+	defer close(done)
+	go func() {
+		s := bufio.NewScanner(stdin)
+		for s.Scan() {
+			select {
+			case lines <- s.Text():
+			case <-done:
+				return
+			}
 		}
-		p.touch()
-	}
-	if err := lines.Err(); err != nil {
-		return fmt.Errorf("text: read input: %w", err)
-	}
-	p.touch()
+		readErr <- s.Err()
+		close(lines)
+	}()
+
+	var sent, failed int
+read:
 	for {
-		wait := quiet - p.since()
-		if wait <= 0 {
-			break
-		}
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
+			return undelivered(failed, sent)
+		case line, ok := <-lines:
+			if !ok {
+				break read
+			}
+			sent++
+			if err := p.send(ctx, to, line); err != nil {
+				if ctx.Err() != nil {
+					return undelivered(failed, sent)
+				}
+				failed++
+				fmt.Fprintf(stderr, "! %v\n", err)
+			}
 		}
 	}
-	stop()
-	wg.Wait()
-	return nil
+	if err := <-readErr; err != nil {
+		return failure{fmt.Errorf("text: read input: %w", err)}
+	}
+
+	// At end of input, wait for the answer to the last MO (a receipt
+	// waits for the charge), then until no text has come for quiet.
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	giveUp := time.Now().Add(answerWait)
+	for !p.finished(quiet, giveUp) {
+		select {
+		case <-ctx.Done():
+			return undelivered(failed, sent)
+		case <-t.C:
+		}
+	}
+	return undelivered(failed, sent)
+}
+
+// answerWait bounds the wait for the answer to the last MO at end of
+// input: some MOs get none (one over the rate limit, say).
+const answerWait = 30 * time.Second
+
+// undelivered is the session's error when some of its MOs were not
+// delivered.
+func undelivered(failed, sent int) error {
+	if failed == 0 {
+		return nil
+	}
+	return failure{fmt.Errorf("text: %d of %d messages not delivered", failed, sent)}
 }
 
 type phoneClient struct {
@@ -105,25 +153,29 @@ type phoneClient struct {
 	http  *http.Client
 	out   io.Writer
 
-	mu   sync.Mutex
-	seen map[string]bool
-	last time.Time // last input or MT
+	mu    sync.Mutex
+	seen  map[string]bool
+	last  time.Time // the last MO delivered or text received
+	asked time.Time // when the last MO delivered was sent
+	heard time.Time // when the last text was received
 }
 
-func (p *phoneClient) touch() {
-	p.mu.Lock()
-	p.last = time.Now()
-	p.mu.Unlock()
-}
-
-func (p *phoneClient) since() time.Duration {
+// finished tells whether the session may end: a text came after the last
+// MO was sent, or giveUp has passed, and none has come for quiet.
+func (p *phoneClient) finished(quiet time.Duration, giveUp time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return time.Since(p.last)
+	if p.heard.Before(p.asked) && time.Now().Before(giveUp) {
+		return false
+	}
+	return time.Since(p.last) >= quiet
 }
 
-// send delivers one MO through the simulator's phone endpoint.
+// send delivers one MO through the simulator's phone endpoint, which
+// answers once the webhook took the MO or refused it.
 func (p *phoneClient) send(ctx context.Context, to, body string) error {
+	// The answer may be received before the webhook's 200 gets back here.
+	start := time.Now()
 	form := url.Values{"To": {to}, "Body": {body}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.sim+"/phones/"+url.PathEscape(p.phone)+"/messages", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -132,13 +184,16 @@ func (p *phoneClient) send(ctx context.Context, to, body string) error {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("send %q: %w", body, err)
+		return fmt.Errorf("send %q: not delivered: %w", body, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("send %q: simulator answered %s: %s", body, resp.Status, strings.TrimSpace(string(b)))
+		return fmt.Errorf("send %q: not delivered: simulator answered %s: %s", body, resp.Status, strings.TrimSpace(string(b)))
 	}
+	p.mu.Lock()
+	p.asked, p.last = start, time.Now()
+	p.mu.Unlock()
 	return nil
 }
 
@@ -182,7 +237,7 @@ func (p *phoneClient) poll(ctx context.Context, print bool) (int, error) {
 		n++
 		if print {
 			fmt.Fprintf(p.out, "< %s\n", m.Body)
-			p.last = time.Now()
+			p.last, p.heard = time.Now(), time.Now()
 		}
 	}
 	return n, nil
