@@ -135,6 +135,25 @@ const (
 	OptOutConfirmation MTKind = "opt_out"
 )
 
+// DeliveryStatus is what the gateway reports of an MT it took, in our words;
+// each gateway's adapter maps its own vocabulary onto these.
+type DeliveryStatus string
+
+const (
+	// DeliveryUnknown is a status the adapter does not know.
+	DeliveryUnknown DeliveryStatus = "unknown"
+	// DeliveryQueued: the gateway holds the MT.
+	DeliveryQueued DeliveryStatus = "queued"
+	// DeliverySent: the gateway handed the MT to the carrier.
+	DeliverySent DeliveryStatus = "sent"
+	// DeliveryDelivered: the carrier confirmed delivery to the phone.
+	DeliveryDelivered DeliveryStatus = "delivered"
+	// DeliveryUndelivered: the carrier could not deliver the MT.
+	DeliveryUndelivered DeliveryStatus = "undelivered"
+	// DeliveryFailed: the gateway could not send the MT.
+	DeliveryFailed DeliveryStatus = "failed"
+)
+
 // Certification is one record of the certification log (SPEC §8).
 type Certification struct {
 	At           time.Time

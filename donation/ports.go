@@ -93,9 +93,6 @@ type Outbox interface {
 	MarkRetry(ctx context.Context, id, lastErr string, next time.Time, unknown bool) error
 	// MarkFailed gives up on an MT the gateway refused for good.
 	MarkFailed(ctx context.Context, id, reason string, now time.Time) error
-	// RecordStatus stores a delivery status callback; callbacks may repeat
-	// or arrive out of order, and a later status never goes back.
-	RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error
 	// KnownSIDs returns which of sids are already recorded for an MT.
 	KnownSIDs(ctx context.Context, sids []string) (map[string]bool, error)
 }

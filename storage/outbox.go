@@ -23,30 +23,25 @@ const (
 	statusCancelled = "cancelled"
 )
 
-// deliveryRank orders the gateway's delivery statuses (Twilio's vocabulary):
-// a status callback is stored only if it ranks higher than the stored one,
-// so repeated and out-of-order callbacks never go back. Final statuses share
-// a rank: the first one to arrive stays. A status not listed ranks 0 and is
-// stored only when nothing is yet.
-var deliveryRank = map[string]int{
-	"accepted":            1,
-	"scheduled":           1,
-	"queued":              2,
-	"sending":             3,
-	"sent":                4,
-	"partially_delivered": 5,
-	"delivered":           6,
-	"undelivered":         6,
-	"failed":              6,
-	"canceled":            6,
-	"read":                7,
+// deliveryRank orders the delivery statuses: a status callback is stored
+// only if it ranks higher than the stored one, so repeated and out-of-order
+// callbacks never go back. Final statuses share a rank: the first one to
+// arrive stays. DeliveryUnknown, and any word not listed (a gateway's own,
+// stored before statuses were ours), ranks 0 and is stored only when
+// nothing is yet.
+var deliveryRank = map[donation.DeliveryStatus]int{
+	donation.DeliveryQueued:      1,
+	donation.DeliverySent:        2,
+	donation.DeliveryDelivered:   3,
+	donation.DeliveryUndelivered: 3,
+	donation.DeliveryFailed:      3,
 }
 
 // rankSQL computes the rank of the stored delivery_status: -1 when none.
 var rankSQL = func() string {
 	byRank := map[int][]string{}
 	for s, r := range deliveryRank {
-		byRank[r] = append(byRank[r], "'"+s+"'")
+		byRank[r] = append(byRank[r], "'"+string(s)+"'")
 	}
 	ranks := make([]int, 0, len(byRank))
 	for r := range byRank {
@@ -74,8 +69,8 @@ type OutboxRecord struct {
 	SentAt         time.Time
 	FailedAt       time.Time
 	CancelledAt    time.Time
-	SID            string // the gateway's message id once sent
-	DeliveryStatus string // the highest-ranked status callback so far
+	SID            string                  // the gateway's message id once sent
+	DeliveryStatus donation.DeliveryStatus // the highest-ranked status callback so far
 	DeliveryError  string
 	DeliveryAt     time.Time
 }
@@ -140,7 +135,7 @@ func (r outboxRow) record() OutboxRecord {
 		FailedAt:       time.Time(r.FailedAt),
 		CancelledAt:    time.Time(r.CancelledAt),
 		SID:            str(r.SID),
-		DeliveryStatus: str(r.DeliveryStatus),
+		DeliveryStatus: donation.DeliveryStatus(str(r.DeliveryStatus)),
 		DeliveryError:  str(r.DeliveryError),
 		DeliveryAt:     time.Time(r.DeliveryAt),
 	}
@@ -250,9 +245,9 @@ func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error
 		return err
 	}
 	var early []struct {
-		Status    string `db:"status"`
-		ErrorCode string `db:"error_code"`
-		At        stamp  `db:"at"`
+		Status    donation.DeliveryStatus `db:"status"`
+		ErrorCode string                  `db:"error_code"`
+		At        stamp                   `db:"at"`
 	}
 	if err := db.db.SelectContext(ctx, &early, db.rebind(`SELECT status, error_code, at FROM status_callbacks WHERE sid = ? ORDER BY at`), sid); err != nil {
 		return fmt.Errorf("mark MT %s sent: status callbacks: %w", id, err)
@@ -303,11 +298,13 @@ func (db *DB) KnownSIDs(ctx context.Context, sids []string) (map[string]bool, er
 // comparison is part of the UPDATE, so concurrent callbacks cannot go back
 // either. Every callback is also kept in status_callbacks first, so that
 // one racing the sender's MarkSent is applied by whichever runs second.
-func (db *DB) RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error {
+func (db *DB) RecordStatus(ctx context.Context, sid string, status donation.DeliveryStatus, errorCode string, now time.Time) error {
 	if sid == "" {
 		return nil
 	}
-	status = strings.ToLower(strings.TrimSpace(status))
+	if _, ok := deliveryRank[status]; !ok {
+		status = donation.DeliveryUnknown
+	}
 	_, err := db.db.ExecContext(ctx, db.rebind(`INSERT INTO status_callbacks (sid, status, error_code, at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (sid, status) DO NOTHING`), sid, status, errorCode, stamp(now))
 	if err != nil {
@@ -316,7 +313,7 @@ func (db *DB) RecordStatus(ctx context.Context, sid, status, errorCode string, n
 	return db.applyStatus(ctx, sid, status, errorCode, now)
 }
 
-func (db *DB) applyStatus(ctx context.Context, sid, status, errorCode string, at time.Time) error {
+func (db *DB) applyStatus(ctx context.Context, sid string, status donation.DeliveryStatus, errorCode string, at time.Time) error {
 	_, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET delivery_status = ?, delivery_error = ?, delivery_at = ?
 		WHERE sid = ? AND `+rankSQL+` < ?`), status, errorCode, stamp(at), sid, deliveryRank[status])
 	if err != nil {

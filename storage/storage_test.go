@@ -481,15 +481,21 @@ func TestOutbox(t *testing.T) {
 			}
 			return recs[2]
 		}
-		steps := []struct{ status, code, want string }{
-			{"queued", "", "queued"},
-			{"sent", "", "sent"},
-			{"sent", "", "sent"},                  // repeat
-			{"queued", "", "sent"},                // out of order
-			{"delivered", "", "delivered"},        // forward
-			{"sent", "", "delivered"},             // late callback never goes back
-			{"undelivered", "30003", "delivered"}, // first final status stays
-			{"mystery", "", "delivered"},          // unknown status ranks lowest
+		steps := []struct {
+			status donation.DeliveryStatus
+			code   string
+			want   donation.DeliveryStatus
+		}{
+			{donation.DeliveryUnknown, "", donation.DeliveryUnknown}, // stored when nothing is yet
+			{donation.DeliveryQueued, "", donation.DeliveryQueued},
+			{donation.DeliverySent, "", donation.DeliverySent},
+			{donation.DeliverySent, "", donation.DeliverySent},                  // repeat
+			{donation.DeliveryQueued, "", donation.DeliverySent},                // out of order
+			{donation.DeliveryDelivered, "", donation.DeliveryDelivered},        // forward
+			{donation.DeliverySent, "", donation.DeliveryDelivered},             // late callback never goes back
+			{donation.DeliveryUndelivered, "30003", donation.DeliveryDelivered}, // first final status stays
+			{donation.DeliveryUnknown, "", donation.DeliveryDelivered},          // unknown status ranks lowest
+			{"mystery", "", donation.DeliveryDelivered},                         // so does a word not ours
 		}
 		for _, s := range steps {
 			if err := db.RecordStatus(ctx, "SMsid3", s.status, s.code, t0.Add(time.Minute)); err != nil {
@@ -499,7 +505,7 @@ func TestOutbox(t *testing.T) {
 				t.Fatalf("after %s: delivery status %q, want %q", s.status, got, s.want)
 			}
 		}
-		if err := db.RecordStatus(ctx, "SMunknown", "delivered", "", t0); err != nil {
+		if err := db.RecordStatus(ctx, "SMunknown", donation.DeliveryDelivered, "", t0); err != nil {
 			t.Errorf("RecordStatus of an unknown sid: %v", err)
 		}
 
@@ -516,7 +522,7 @@ func TestOutbox(t *testing.T) {
 			t.Errorf("failed MT = %+v", r2)
 		}
 		if r3.Status != "sent" || r3.SID != "SMsid3" || !r3.SentAt.Equal(t0.Add(time.Second)) ||
-			r3.DeliveryStatus != "delivered" || r3.MOID != "SM3" {
+			r3.DeliveryStatus != donation.DeliveryDelivered || r3.MOID != "SM3" {
 			t.Errorf("sent MT = %+v", r3)
 		}
 	})
@@ -843,7 +849,7 @@ func TestStatusBeforeSent(t *testing.T) {
 		if err != nil || len(got) != 1 {
 			t.Fatalf("PendingMTs = %v, %v", got, err)
 		}
-		for _, st := range []string{"sent", "delivered"} {
+		for _, st := range []donation.DeliveryStatus{donation.DeliverySent, donation.DeliveryDelivered} {
 			if err := db.RecordStatus(ctx, "SMearly", st, "", t0.Add(time.Second)); err != nil {
 				t.Fatal(err)
 			}
@@ -852,7 +858,7 @@ func TestStatusBeforeSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		recs, err := db.OutboxRecords(ctx, phoneA)
-		if err != nil || len(recs) != 1 || recs[0].DeliveryStatus != "delivered" {
+		if err != nil || len(recs) != 1 || recs[0].DeliveryStatus != donation.DeliveryDelivered {
 			t.Errorf("after MarkSent, records = %+v, %v; want delivered", recs, err)
 		}
 	})

@@ -97,10 +97,10 @@ type fakeStatuses struct {
 	done chan struct{}
 }
 
-func (f *fakeStatuses) RecordStatus(_ context.Context, sid, status, _ string, _ time.Time) error {
+func (f *fakeStatuses) RecordStatus(_ context.Context, sid string, status donation.DeliveryStatus, _ string, _ time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.got = append(f.got, [2]string{sid, status})
+	f.got = append(f.got, [2]string{sid, string(status)})
 	return nil
 }
 

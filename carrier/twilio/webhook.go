@@ -47,10 +47,11 @@ type MOHandler interface {
 	HandleMO(ctx context.Context, mo donation.MO) error
 }
 
-// StatusRecorder stores a delivery status callback. Callbacks may repeat or
-// arrive out of order.
+// StatusRecorder stores the delivery status of the MT the gateway took as
+// sid. Callbacks may repeat or arrive out of order; a later status must
+// never be overwritten by an earlier one.
 type StatusRecorder interface {
-	RecordStatus(ctx context.Context, sid, status, errorCode string, now time.Time) error
+	RecordStatus(ctx context.Context, sid string, status donation.DeliveryStatus, errorCode string, now time.Time) error
 }
 
 // Webhook receives Twilio's inbound message and status callback requests.
@@ -201,7 +202,11 @@ func (w *Webhook) serveStatus(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	err := w.Statuses.RecordStatus(r.Context(), msgSID, st, code, w.now())
+	ds := DeliveryStatus(st)
+	if ds == donation.DeliveryUnknown {
+		w.log().Warn("twilio: unknown MessageStatus; recorded as unknown", "sid", msgSID, "status", st)
+	}
+	err := w.Statuses.RecordStatus(r.Context(), msgSID, ds, code, w.now())
 	var bad interface{ BadInput() bool }
 	switch {
 	case err == nil:

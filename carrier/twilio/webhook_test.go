@@ -46,8 +46,10 @@ func (f *fakeMOs) got() []donation.MO {
 
 // status is one recorded status callback.
 type status struct {
-	SID, Status, ErrorCode string
-	At                     time.Time
+	SID       string
+	Status    donation.DeliveryStatus
+	ErrorCode string
+	At        time.Time
 }
 
 // fakeStatuses records the status callbacks it is handed and answers err.
@@ -57,7 +59,7 @@ type fakeStatuses struct {
 	err      error
 }
 
-func (f *fakeStatuses) RecordStatus(_ context.Context, sid, st, code string, now time.Time) error {
+func (f *fakeStatuses) RecordStatus(_ context.Context, sid string, st donation.DeliveryStatus, code string, now time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses = append(f.statuses, status{sid, st, code, now})
@@ -339,7 +341,9 @@ func TestWebhookStatus(t *testing.T) {
 		{name: "EmptyErrorCode", form: form(func(f url.Values) { f.Set("ErrorCode", "") }), status: 200,
 			want: []status{{"SMfedcba9876543210fedcba9876543210", "delivered", "", testNow}}},
 		{name: "PartiallyDelivered", form: form(func(f url.Values) { f.Set("MessageStatus", "partially_delivered") }), status: 200,
-			want: []status{{"SMfedcba9876543210fedcba9876543210", "partially_delivered", "", testNow}}},
+			want: []status{{"SMfedcba9876543210fedcba9876543210", donation.DeliverySent, "", testNow}}},
+		{name: "UnknownStatus", form: form(func(f url.Values) { f.Set("MessageStatus", "teleported") }), status: 200,
+			want: []status{{"SMfedcba9876543210fedcba9876543210", donation.DeliveryUnknown, "", testNow}}},
 		{name: "Unsigned", form: form(nil), sign: unsigned, status: 403},
 		{name: "BadSignature", form: form(nil), sign: badlySigned, status: 403},
 		{name: "TooLarge", form: form(func(f url.Values) { f.Set("Pad", strings.Repeat("x", 70<<10)) }), status: 413},
