@@ -12,93 +12,15 @@ import (
 
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/donationtest"
 	"github.com/shortcode/shortcode/storage"
 )
 
 // start is the harness's first instant: mid-month, mid-cycle.
 var start = time.Date(2027, 3, 10, 15, 0, 0, 0, time.UTC)
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// biller is a carrier that charges or declines as told and keeps a ledger
-// keyed by correlator, as a real carrier's idempotency would.
-type biller struct {
-	mu      sync.Mutex
-	decline bool // decline the next charge
-	unknown int  // answer "unknown" this many times first
-	ledger  map[string]donation.ChargeRequest
-	calls   int
-}
-
-func (b *biller) Charge(_ context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.calls++
-	if b.unknown > 0 {
-		b.unknown--
-		return donation.ChargeResult{}, errors.New("timeout")
-	}
-	if b.decline {
-		b.decline = false
-		return donation.ChargeResult{Outcome: donation.ChargeDeclined, Reason: "POL1001 spending limit exceeded"}, nil
-	}
-	if b.ledger == nil {
-		b.ledger = map[string]donation.ChargeRequest{}
-	}
-	if prev, ok := b.ledger[req.Correlator]; ok && prev.DonationID != req.DonationID {
-		return donation.ChargeResult{}, fmt.Errorf("correlator %s reused", req.Correlator)
-	}
-	b.ledger[req.Correlator] = req
-	return donation.ChargeResult{Outcome: donation.Charged, ServerRef: "SRV-" + req.DonationID}, nil
-}
-
-// Status finds a charge by its reference, as a carrier's transaction list would.
-func (b *biller) Status(_ context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, r := range b.ledger {
-		if r.DonationID == req.DonationID {
-			return donation.ChargeResult{Outcome: donation.Charged, ServerRef: "SRV-" + r.DonationID}, nil
-		}
-	}
-	return donation.ChargeResult{Outcome: donation.NotCharged}, nil
-}
-
-func (b *biller) Refund(context.Context, donation.RefundRequest) (donation.RefundResult, error) {
-	return donation.RefundResult{}, errors.New("refunds are not simulated here")
-}
-
-// Biller and Fees route every carrier to the one test biller.
-func (b *biller) Biller(carrier string) (donation.Biller, error) {
-	if carrier != "TestTel" {
-		return nil, fmt.Errorf("carrier %q: %w", carrier, donation.ErrUnknownCarrier)
-	}
-	return b, nil
-}
-
-func (b *biller) Fees(carrier string) (donation.Fees, error) {
-	if _, err := b.Biller(carrier); err != nil {
-		return donation.Fees{}, err
-	}
-	return donation.Fees{CarrierBPS: 3000, AggregatorBPS: 500, AggregatorFixed: 10}, nil
-}
-
-// looker answers lookups: US postpaid on TestTel unless told otherwise.
+// looker answers lookups: US postpaid on the test carrier unless told
+// otherwise.
 type looker struct {
 	mu    sync.Mutex
 	lines map[string]donation.Line
@@ -114,13 +36,13 @@ func (l *looker) Lookup(_ context.Context, phone string) (donation.Line, error) 
 	if line, ok := l.lines[phone]; ok {
 		return line, nil
 	}
-	return donation.Line{Country: "US", Carrier: "TestTel", Type: donation.Postpaid}, nil
+	return donation.Line{Country: "US", Carrier: donationtest.DefaultCarrier, Type: donation.Postpaid}, nil
 }
 
 func (l *looker) set(phone, what string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	line := donation.Line{Country: "US", Carrier: "TestTel", Type: donation.Postpaid}
+	line := donation.Line{Country: "US", Carrier: donationtest.DefaultCarrier, Type: donation.Postpaid}
 	switch what {
 	case "fail":
 		l.fail[phone] = true
@@ -135,16 +57,6 @@ func (l *looker) set(phone, what string) {
 	l.lines[phone] = line
 }
 
-func (b *biller) total() (n int, cents int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, r := range b.ledger {
-		n++
-		cents += r.Amount
-	}
-	return n, cents
-}
-
 // harness runs the service against a real store with a fixed clock, a
 // seeded random source and a test biller.
 type harness struct {
@@ -152,8 +64,8 @@ type harness struct {
 	ctx    context.Context
 	db     *storage.DB
 	svc    *donation.Service
-	clock  *clock
-	biller *biller
+	clock  *donationtest.Clock
+	biller *donationtest.Carrier
 	looker *looker
 	seq    int
 	seen   map[string]int // MTs already read, per phone
@@ -174,8 +86,8 @@ func newHarness(t testing.TB, db *storage.DB, edit func(*compliance.Program)) *h
 	}
 	h := &harness{
 		t: t, ctx: ctx, db: db,
-		clock:  &clock{now: start},
-		biller: &biller{},
+		clock:  donationtest.NewClock(start),
+		biller: &donationtest.Carrier{Schedule: donation.Fees{CarrierBPS: 3000, AggregatorBPS: 500, AggregatorFixed: 10}},
 		looker: &looker{lines: map[string]donation.Line{}, fail: map[string]bool{}},
 		seen:   map[string]int{},
 		pins:   map[string]string{},
@@ -309,7 +221,7 @@ func (h *harness) checkInvariants(phones ...string) {
 			}
 		}
 	}
-	charges, cents := h.biller.total()
+	charges, cents := h.biller.Charged()
 	if charges != n || cents != completed {
 		h.t.Errorf("carrier charged %d for %d cents; completed donations %d for %d cents", charges, cents, n, completed)
 	}

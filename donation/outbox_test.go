@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/donationtest"
 	"github.com/shortcode/shortcode/storage"
 	"github.com/shortcode/shortcode/storage/storagetest"
 )
@@ -272,7 +273,7 @@ func TestPINKeptSecret(t *testing.T) {
 
 // deadlineBiller records how long each carrier call was allowed to run.
 type deadlineBiller struct {
-	*biller
+	*donationtest.Carrier
 	mu   sync.Mutex
 	left []time.Duration
 }
@@ -285,7 +286,7 @@ func (d *deadlineBiller) Charge(ctx context.Context, req donation.ChargeRequest)
 	d.mu.Lock()
 	d.left = append(d.left, left)
 	d.mu.Unlock()
-	return d.biller.Charge(ctx, req)
+	return d.Carrier.Charge(ctx, req)
 }
 
 func (d *deadlineBiller) Biller(string) (donation.Biller, error) { return d, nil }
@@ -296,7 +297,7 @@ func (d *deadlineBiller) Biller(string) (donation.Biller, error) { return d, nil
 func TestChargeCallEndsBeforeItsLease(t *testing.T) {
 	db := storagetest.Open(t, storage.SQLite)
 	h := newHarness(t, db, nil)
-	b := &deadlineBiller{biller: h.biller}
+	b := &deadlineBiller{Carrier: h.biller}
 	h.svc.Carriers, h.svc.ChargeLease = b, 2*time.Second
 	phone := "+12125550130"
 	h.send(phone, "GIVE 10")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/donationtest"
 	"github.com/shortcode/shortcode/storage"
 	"github.com/shortcode/shortcode/storage/storagetest"
 )
@@ -317,14 +318,14 @@ func TestMonthCapAcrossMidnight(t *testing.T) {
 
 		// 23:40 on March 31 in the committee's zone: $20 reserved on
 		// 62262, open until 00:40.
-		h.clock.now = time.Date(2027, 3, 31, 23, 40, 0, 0, loc)
+		h.clock.Set(time.Date(2027, 3, 31, 23, 40, 0, 0, loc))
 		if mts := h.send(phone, "GIVE 20"); len(mts) != 1 || !strings.Contains(mts[0], "Reply YES to give $20") {
 			t.Fatalf("GIVE 20 on %s: %q", shortCode, mts)
 		}
 
 		// After midnight, $20 on 62263 fits whatever date the first
 		// request takes; a second $20 does not.
-		h.clock.now = time.Date(2027, 4, 1, 0, 5, 0, 0, loc)
+		h.clock.Set(time.Date(2027, 4, 1, 0, 5, 0, 0, loc))
 		h.sendTo(phone, other, "GIVE 20")
 		h.sendTo(phone, other, "YES")
 		h.sendTo(phone, other, h.pins[phone])
@@ -371,7 +372,7 @@ func TestCapsCheckedAgainAtYes(t *testing.T) {
 			p.Limits.Rolling = false
 		})
 		phone := "+12125550100"
-		h.clock.now = time.Date(2027, 3, 31, 23, 40, 0, 0, loc)
+		h.clock.Set(time.Date(2027, 3, 31, 23, 40, 0, 0, loc))
 		h.send(phone, "GIVE 20")
 		april := time.Date(2027, 4, 1, 0, 5, 0, 0, loc)
 		var gifts []donation.Donation
@@ -388,7 +389,7 @@ func TestCapsCheckedAgainAtYes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.clock.now = time.Date(2027, 4, 1, 0, 10, 0, 0, loc)
+		h.clock.Set(time.Date(2027, 4, 1, 0, 10, 0, 0, loc))
 		if mts := h.send(phone, "YES"); len(mts) != 1 || !strings.Contains(mts[0], "reached the text-giving limit") {
 			t.Errorf("YES: got %q, want the limit text", mts)
 		}
@@ -499,13 +500,13 @@ func TestRateLimit(t *testing.T) {
 
 // gatedBiller holds every charge until the gate opens.
 type gatedBiller struct {
-	*biller
+	*donationtest.Carrier
 	gate chan struct{}
 }
 
 func (g gatedBiller) Charge(ctx context.Context, req donation.ChargeRequest) (donation.ChargeResult, error) {
 	<-g.gate
-	return g.biller.Charge(ctx, req)
+	return g.Carrier.Charge(ctx, req)
 }
 
 func (g gatedBiller) Biller(string) (donation.Biller, error) { return g, nil }
@@ -519,7 +520,7 @@ func TestChargeClaimedOnce(t *testing.T) {
 		h.send(phone, "GIVE 10")
 		h.send(phone, "YES")
 		h.send(phone, h.pins[phone])
-		gated := gatedBiller{biller: h.biller, gate: make(chan struct{})}
+		gated := gatedBiller{Carrier: h.biller, gate: make(chan struct{})}
 		servers := []*donation.Service{
 			{Store: db, Outbox: db, Carriers: gated, Looker: h.looker, Clock: h.clock},
 			{Store: db, Outbox: db, Carriers: gated, Looker: h.looker, Clock: h.clock},
@@ -541,8 +542,8 @@ func TestChargeClaimedOnce(t *testing.T) {
 		if n := <-done; n != 1 {
 			t.Errorf("first server charged %d", n)
 		}
-		if h.biller.calls != 1 {
-			t.Errorf("carrier called %d times, want 1", h.biller.calls)
+		if n := h.biller.Calls(); n != 1 {
+			t.Errorf("carrier called %d times, want 1", n)
 		}
 		h.checkInvariants(phone)
 	})

@@ -136,10 +136,10 @@ func play(t *testing.T, db *storage.DB, script string) string {
 			case "expire":
 				fmt.Fprintf(&out, "  expired %d\n", h.expire())
 			case "decline":
-				h.biller.decline = true
+				h.biller.DeclineNext()
 				continue
 			case "unknown":
-				h.biller.unknown = 1
+				h.biller.LoseNext(1)
 				continue
 			default:
 				if what, ok := strings.CutPrefix(cmd, "lookup "); ok {

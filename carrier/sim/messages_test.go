@@ -15,6 +15,7 @@ import (
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/donationtest"
 )
 
 const messagesPath = "/2010-04-01/Accounts/" + account + "/Messages.json"
@@ -271,8 +272,8 @@ func TestClientAgainstSim(t *testing.T) {
 
 // A StatusCallback is posted, signed, to the real webhook.
 func TestStatusCallback(t *testing.T) {
-	sts := &fakeStatuses{}
-	hook := startWebhook(t, &fakeMOs{}, sts)
+	sts := &donationtest.Statuses{}
+	hook := startWebhook(t, &donationtest.MOs{}, sts)
 	s, srv := startSim(t, sim.Config{})
 	c := &twilio.Client{BaseURL: srv.URL, AccountSID: account, AuthToken: token,
 		StatusCallback: hook.URL + twilio.StatusPath}
@@ -282,8 +283,8 @@ func TestStatusCallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Wait() // for the callback
-	got := sts.recorded()
-	if len(got) != 1 || got[0] != [2]string{sid, "delivered"} {
+	got := sts.Got()
+	if len(got) != 1 || got[0].SID != sid || got[0].Status != donation.DeliveryDelivered {
 		t.Errorf("callbacks = %v, want [%s delivered]", got, sid)
 	}
 	if m := s.Messages(phone); len(m) != 1 || m[0].Status != "delivered" || m[0].StatusCallback != c.StatusCallback {

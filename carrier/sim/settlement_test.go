@@ -2,33 +2,15 @@ package sim_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shortcode/shortcode/carrier/sim"
+	"github.com/shortcode/shortcode/donation/donationtest"
 )
 
-// setClock is a test clock that says what it was last set to.
-type setClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *setClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *setClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 func TestSettlement(t *testing.T) {
-	clk := &setClock{}
+	clk := &donationtest.Clock{}
 	s, c := startCarrier(t, sim.Config{Now: clk.Now})
 	at := func(s string) {
 		ts, err := time.Parse(time.RFC3339, s)
@@ -109,7 +91,7 @@ func TestSettlement(t *testing.T) {
 }
 
 func TestSettlementFees(t *testing.T) {
-	clk := &setClock{t: time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)}
+	clk := donationtest.NewClock(time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC))
 	s, c := startCarrier(t, sim.Config{Now: clk.Now, CarrierFees: map[string]int{"SimMobile": 2500, "SimWireless": 20000}})
 	a := transaction(t, c.charge("+12125550100", "A", "A-1", "10.05")) // 25%: 251.25 -> 251
 	b := transaction(t, c.charge("+12125550102", "B", "B-1", "0.02"))  // 25%: 0.5 -> 1

@@ -17,7 +17,7 @@ import (
 
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/carrier/twilio"
-	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/donationtest"
 )
 
 const (
@@ -29,19 +29,11 @@ const (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// clock is a test clock that moves one second on each reading.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
+// newClock returns a clock that moves one second on each reading.
+func newClock() *donationtest.Clock {
+	c := donationtest.NewClock(time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC))
+	c.Tick = time.Second
+	return c
 }
 
 // startSim serves a simulator configured by cfg (with test defaults) on a
@@ -64,50 +56,6 @@ func startSim(t *testing.T, cfg sim.Config) (*sim.Sim, *httptest.Server) {
 		s.Close()
 	})
 	return s, srv
-}
-
-// fakeMOs records MOs handed to it by the webhook.
-type fakeMOs struct {
-	mu  sync.Mutex
-	mos []donation.MO
-}
-
-func (f *fakeMOs) HandleMO(_ context.Context, mo donation.MO) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, seen := range f.mos {
-		if seen.MessageID == mo.MessageID {
-			return donation.ErrDuplicate
-		}
-	}
-	f.mos = append(f.mos, mo)
-	return nil
-}
-
-func (f *fakeMOs) got() []donation.MO {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]donation.MO(nil), f.mos...)
-}
-
-// fakeStatuses records status callbacks handed to it by the webhook.
-type fakeStatuses struct {
-	mu   sync.Mutex
-	got  [][2]string // sid, status
-	done chan struct{}
-}
-
-func (f *fakeStatuses) RecordStatus(_ context.Context, sid string, status donation.DeliveryStatus, _ string, _ time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.got = append(f.got, [2]string{sid, string(status)})
-	return nil
-}
-
-func (f *fakeStatuses) recorded() [][2]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([][2]string(nil), f.got...)
 }
 
 // startWebhook serves the real twilio.Webhook on a loopback server.
@@ -155,8 +103,8 @@ func phoneSends(t *testing.T, srv *httptest.Server, e164 string, form url.Values
 }
 
 func TestPhoneMOReachesWebhook(t *testing.T) {
-	mos := &fakeMOs{}
-	hook := startWebhook(t, mos, &fakeStatuses{})
+	mos := &donationtest.MOs{}
+	hook := startWebhook(t, mos, &donationtest.Statuses{})
 	_, srv := startSim(t, sim.Config{WebhookURL: hook.URL + twilio.SMSPath})
 
 	code, a := phoneSends(t, srv, phone, url.Values{"To": {short}, "Body": {"GIVE"}}, nil)
@@ -166,7 +114,7 @@ func TestPhoneMOReachesWebhook(t *testing.T) {
 	if len(a.SID) != 34 || !strings.HasPrefix(a.SID, "SM") {
 		t.Errorf("sid %q is not SM + 32 hex", a.SID)
 	}
-	got := mos.got()
+	got := mos.Got()
 	if len(got) != 1 {
 		t.Fatalf("webhook handed on %d MOs, want 1", len(got))
 	}
@@ -222,8 +170,8 @@ func TestPhoneMOSigned(t *testing.T) {
 // over the public one.
 func TestPhoneMOSignURL(t *testing.T) {
 	const public = "https://sms.example.org"
-	mos := &fakeMOs{}
-	w := &twilio.Webhook{AuthToken: token, AccountSID: account, PublicURL: public, MOs: mos, Statuses: &fakeStatuses{}, Log: quiet}
+	mos := &donationtest.MOs{}
+	w := &twilio.Webhook{AuthToken: token, AccountSID: account, PublicURL: public, MOs: mos, Statuses: &donationtest.Statuses{}, Log: quiet}
 	r := mux.NewRouter()
 	w.Register(r)
 	hook := httptest.NewServer(r)
@@ -233,7 +181,7 @@ func TestPhoneMOSignURL(t *testing.T) {
 	if d, err := s.SendMO(context.Background(), sim.PhoneMO{From: phone, To: short, Body: "GIVE"}); err != nil || d.Status != 200 {
 		t.Fatalf("SendMO = %+v, %v", d, err)
 	}
-	if len(mos.got()) != 1 {
+	if len(mos.Got()) != 1 {
 		t.Error("MO not handed on")
 	}
 }
@@ -322,14 +270,14 @@ func TestPhoneMOWebhookRefuses(t *testing.T) {
 
 // A wrong auth token in the simulator is refused by the webhook (403).
 func TestPhoneMOWrongToken(t *testing.T) {
-	mos := &fakeMOs{}
-	hook := startWebhook(t, mos, &fakeStatuses{})
+	mos := &donationtest.MOs{}
+	hook := startWebhook(t, mos, &donationtest.Statuses{})
 	_, srv := startSim(t, sim.Config{WebhookURL: hook.URL + twilio.SMSPath, AuthToken: "not-the-token"})
 	code, a := phoneSends(t, srv, phone, url.Values{"To": {short}, "Body": {"GIVE"}}, nil)
 	if code != 403 || a.WebhookStatus != 403 {
 		t.Errorf("phone got %d %+v, want 403", code, a)
 	}
-	if len(mos.got()) != 0 {
+	if len(mos.Got()) != 0 {
 		t.Error("MO handed on")
 	}
 }
@@ -374,14 +322,14 @@ func TestPhoneMODuplicate(t *testing.T) {
 // Through the real webhook, the second delivery is answered 200 as a
 // duplicate and handed on once.
 func TestPhoneMODuplicateThroughWebhook(t *testing.T) {
-	mos := &fakeMOs{}
-	hook := startWebhook(t, mos, &fakeStatuses{})
+	mos := &donationtest.MOs{}
+	hook := startWebhook(t, mos, &donationtest.Statuses{})
 	s, _ := startSim(t, sim.Config{WebhookURL: hook.URL + twilio.SMSPath})
 	d, err := s.SendMO(context.Background(), sim.PhoneMO{From: phone, To: short, Body: "YES", Duplicate: true})
 	if err != nil || d.Status != 200 || d.DuplicateStatus != 200 {
 		t.Fatalf("SendMO = %+v, %v", d, err)
 	}
-	if n := len(mos.got()); n != 1 {
+	if n := len(mos.Got()); n != 1 {
 		t.Errorf("%d MOs handed on, want 1", n)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,58 +17,19 @@ import (
 
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/donationtest"
 )
 
 const testToken = "test-auth-token"
 
 var testNow = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 
-// fakeMOs records the MOs it is handed and answers err.
-type fakeMOs struct {
-	mu  sync.Mutex
-	mos []donation.MO
-	err error
-}
-
-func (f *fakeMOs) HandleMO(_ context.Context, mo donation.MO) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.mos = append(f.mos, mo)
-	return f.err
-}
-
-func (f *fakeMOs) got() []donation.MO {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]donation.MO(nil), f.mos...)
-}
-
-// status is one recorded status callback.
+// status is one recorded status callback, as donationtest.Status.
 type status struct {
 	SID       string
 	Status    donation.DeliveryStatus
 	ErrorCode string
 	At        time.Time
-}
-
-// fakeStatuses records the status callbacks it is handed and answers err.
-type fakeStatuses struct {
-	mu       sync.Mutex
-	statuses []status
-	err      error
-}
-
-func (f *fakeStatuses) RecordStatus(_ context.Context, sid string, st donation.DeliveryStatus, code string, now time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.statuses = append(f.statuses, status{sid, st, code, now})
-	return f.err
-}
-
-func (f *fakeStatuses) got() []status {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]status(nil), f.statuses...)
 }
 
 // badInput is an error the domain marks as bad input.
@@ -275,8 +235,8 @@ func TestWebhookSMS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			mos := &fakeMOs{err: tt.err}
-			srv := newWebhook(t, mos, &fakeStatuses{})
+			mos := &donationtest.MOs{Err: tt.err}
+			srv := newWebhook(t, mos, &donationtest.Statuses{})
 			uri := tt.uri
 			if uri == "" {
 				uri = twilio.SMSPath
@@ -289,7 +249,7 @@ func TestWebhookSMS(t *testing.T) {
 			if code != tt.status {
 				t.Fatalf("status = %d, want %d (answer %q)", code, tt.status, answer)
 			}
-			got := mos.got()
+			got := mos.Got()
 			if len(got) != tt.calls {
 				t.Fatalf("handler called %d times, want %d", len(got), tt.calls)
 			}
@@ -371,8 +331,8 @@ func TestWebhookStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sts := &fakeStatuses{err: tt.err}
-			mos := &fakeMOs{}
+			sts := &donationtest.Statuses{Err: tt.err}
+			mos := &donationtest.MOs{}
 			srv := newWebhook(t, mos, sts)
 			body := tt.raw
 			if body == "" {
@@ -385,16 +345,16 @@ func TestWebhookStatus(t *testing.T) {
 			if code == 200 && answer != twilio.EmptyTwiML {
 				t.Errorf("answer = %q, want empty TwiML", answer)
 			}
-			got := sts.got()
+			got := sts.Got()
 			if len(got) != len(tt.want) {
 				t.Fatalf("recorded %v, want %v", got, tt.want)
 			}
 			for i := range got {
-				if got[i] != tt.want[i] {
+				if status(got[i]) != tt.want[i] {
 					t.Errorf("recorded %+v, want %+v", got[i], tt.want[i])
 				}
 			}
-			if n := len(mos.got()); n != 0 {
+			if n := len(mos.Got()); n != 0 {
 				t.Errorf("MO handler called %d times", n)
 			}
 		})
@@ -402,8 +362,8 @@ func TestWebhookStatus(t *testing.T) {
 }
 
 func TestWebhookMethodNotAllowed(t *testing.T) {
-	mos := &fakeMOs{}
-	srv := newWebhook(t, mos, &fakeStatuses{})
+	mos := &donationtest.MOs{}
+	srv := newWebhook(t, mos, &donationtest.Statuses{})
 	resp, err := srv.Client().Get(srv.URL + twilio.SMSPath)
 	if err != nil {
 		t.Fatal(err)
@@ -412,7 +372,7 @@ func TestWebhookMethodNotAllowed(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET: status = %d, want 405", resp.StatusCode)
 	}
-	if len(mos.got()) != 0 {
+	if len(mos.Got()) != 0 {
 		t.Error("GET reached the MO handler")
 	}
 }
@@ -421,8 +381,8 @@ func TestWebhookMethodNotAllowed(t *testing.T) {
 // address it listens on.
 func TestWebhookPublicURL(t *testing.T) {
 	const public = "https://sms.example.org/prefix"
-	mos := &fakeMOs{}
-	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, PublicURL: public + "/", MOs: mos, Statuses: &fakeStatuses{},
+	mos := &donationtest.MOs{}
+	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, PublicURL: public + "/", MOs: mos, Statuses: &donationtest.Statuses{},
 		Log: slog.New(slog.DiscardHandler)}
 	r := mux.NewRouter()
 	w.Register(r)
@@ -449,7 +409,7 @@ func TestWebhookPublicURL(t *testing.T) {
 			t.Errorf("signed over %s: status = %d, want %d", tc.signedURL, resp.StatusCode, tc.status)
 		}
 	}
-	if n := len(mos.got()); n != 1 {
+	if n := len(mos.Got()); n != 1 {
 		t.Errorf("handler called %d times, want 1", n)
 	}
 }
@@ -457,8 +417,8 @@ func TestWebhookPublicURL(t *testing.T) {
 // Without an auth token the webhook refuses everything, even requests
 // signed with the empty key.
 func TestWebhookNoToken(t *testing.T) {
-	mos := &fakeMOs{}
-	w := &twilio.Webhook{AccountSID: testAccount, MOs: mos, Statuses: &fakeStatuses{}, Log: slog.New(slog.DiscardHandler)}
+	mos := &donationtest.MOs{}
+	w := &twilio.Webhook{AccountSID: testAccount, MOs: mos, Statuses: &donationtest.Statuses{}, Log: slog.New(slog.DiscardHandler)}
 	r := mux.NewRouter()
 	w.Register(r)
 	srv := httptest.NewServer(r)
@@ -477,7 +437,7 @@ func TestWebhookNoToken(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("status = %d, want 403", resp.StatusCode)
 	}
-	if len(mos.got()) != 0 {
+	if len(mos.Got()) != 0 {
 		t.Error("MO handed on")
 	}
 }
@@ -485,8 +445,8 @@ func TestWebhookNoToken(t *testing.T) {
 // Failures are logged with the phone number masked (SPEC §11).
 func TestWebhookLogMasksPhone(t *testing.T) {
 	var logs strings.Builder
-	mos := &fakeMOs{err: errors.New("database is down")}
-	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: mos, Statuses: &fakeStatuses{},
+	mos := &donationtest.MOs{Err: errors.New("database is down")}
+	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: mos, Statuses: &donationtest.Statuses{},
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	r := mux.NewRouter()
 	w.Register(r)
@@ -511,7 +471,7 @@ func TestWebhookLogMasksPhone(t *testing.T) {
 // is logged masked, in the error as in the field beside it.
 func TestWebhookLogMasksInvalidPhone(t *testing.T) {
 	var logs strings.Builder
-	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: &donation.Service{}, Statuses: &fakeStatuses{},
+	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: &donation.Service{}, Statuses: &donationtest.Statuses{},
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	r := mux.NewRouter()
 	w.Register(r)
@@ -587,8 +547,8 @@ func TestWebhookReSplit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			mos := &fakeMOs{}
-			srv := newWebhook(t, mos, &fakeStatuses{})
+			mos := &donationtest.MOs{}
+			srv := newWebhook(t, mos, &donationtest.Statuses{})
 			target := srv.URL + twilio.SMSPath
 			sig := twilio.Signature(testToken, target, tt.genuine)
 			if twilio.Signature(testToken, target, tt.resent) != sig {
@@ -609,7 +569,7 @@ func TestWebhookReSplit(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Errorf("status = %d, want %d (answer %q)", resp.StatusCode, tt.status, answer)
 			}
-			if got := mos.got(); len(got) != 0 {
+			if got := mos.Got(); len(got) != 0 {
 				t.Errorf("handed on %+v", got)
 			}
 		})
