@@ -265,8 +265,24 @@ func (s *Service) lookup(ctx context.Context, programs []compliance.Program, pho
 	return &line, nil
 }
 
-// after wakes the workers a committed result gave work to.
+// finished names the log line of each final status worth one.
+var finished = map[Status]string{
+	Completed: "donation completed",
+	Declined:  "donation declined",
+	Expired:   "donation expired",
+}
+
+// after logs the donations a committed result ended, and wakes the workers
+// it gave work to.
 func (s *Service) after(res Result) {
+	for _, d := range res.Donations {
+		// A result only holds donations it changed, so a final status
+		// here was reached just now.
+		if msg, ok := finished[d.Status]; ok {
+			s.log().Info(msg, "donation", d.ID, "phone", compliance.MaskPhone(d.Phone),
+				"amount_cents", d.Amount, "program", d.ProgramID)
+		}
+	}
 	for _, e := range res.Effects {
 		if e.Kind == Charge {
 			wake(s.chargeWake)
@@ -293,7 +309,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, d := range due {
-		var done bool
+		var res Result
 		err := s.Store.Update(ctx, d.Phone, func(tx Tx) error {
 			cur, err := tx.Donation(ctx, d.ID)
 			if err != nil {
@@ -307,17 +323,17 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			res, ok, err := Expire(in, cur)
-			if err != nil || !ok {
+			var ok bool
+			if res, ok, err = Expire(in, cur); err != nil || !ok {
 				return err
 			}
-			done = true
 			return tx.Apply(ctx, res, in.Now, "")
 		})
 		if err != nil {
 			return n, fmt.Errorf("expire %s: %w", d.ID, err)
 		}
-		if done {
+		if len(res.Donations) > 0 {
+			s.after(res)
 			n++
 		}
 	}

@@ -185,6 +185,9 @@ func (s *Service) attempt(ctx context.Context, r Refund) (Refund, error) {
 	if err := s.Store.FinishRefund(ctx, r); err != nil {
 		return r, fmt.Errorf("refund %s: record outcome: %w", r.ID, err)
 	}
+	if r.Status == Refunded {
+		s.log().Info("refund completed", "refund", r.ID, "donation", r.DonationID, "phone", compliance.MaskPhone(r.Phone), "amount_cents", r.Amount, "program", d.ProgramID)
+	}
 	return r, nil
 }
 
