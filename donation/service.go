@@ -26,11 +26,14 @@ type InputError struct{ Err error }
 func (e *InputError) Error() string { return e.Err.Error() }
 func (e *InputError) Unwrap() error { return e.Err }
 
-// BadInput marks the error as the sender's fault.
-func (e *InputError) BadInput() bool { return true }
-
-// Kind is Invalid.
-func (e *InputError) Kind() Kind { return Invalid }
+// Kind is the wrapped error's kind when it has one (an unknown short code
+// is NotFound), else Invalid.
+func (e *InputError) Kind() Kind {
+	if k := KindOf(e.Err); k != Internal {
+		return k
+	}
+	return Invalid
+}
 
 // Service applies messages, timers and charge outcomes to subscribers, one
 // serialised transaction at a time, and runs the workers that charge

@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/donation/donationtest"
+	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
 const (
@@ -62,9 +61,9 @@ func startSim(t *testing.T, cfg sim.Config) (*sim.Sim, *httptest.Server) {
 func startWebhook(t *testing.T, mos twilio.MOHandler, sts twilio.StatusRecorder) *httptest.Server {
 	t.Helper()
 	w := &twilio.Webhook{AuthToken: token, AccountSID: account, MOs: mos, Statuses: sts, Log: quiet}
-	r := mux.NewRouter()
+	r := httpserver.New(nil, nil, nil, "")
 	w.Register(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(r.Handler())
 	t.Cleanup(srv.Close)
 	w.PublicURL = srv.URL
 	return srv
@@ -172,9 +171,9 @@ func TestPhoneMOSignURL(t *testing.T) {
 	const public = "https://sms.example.org"
 	mos := &donationtest.MOs{}
 	w := &twilio.Webhook{AuthToken: token, AccountSID: account, PublicURL: public, MOs: mos, Statuses: &donationtest.Statuses{}, Log: quiet}
-	r := mux.NewRouter()
+	r := httpserver.New(nil, nil, nil, "")
 	w.Register(r)
-	hook := httptest.NewServer(r)
+	hook := httptest.NewServer(r.Handler())
 	defer hook.Close()
 
 	s, _ := startSim(t, sim.Config{WebhookURL: hook.URL + twilio.SMSPath, SignURL: public + twilio.SMSPath})

@@ -11,11 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorilla/mux"
-
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/httpserver"
 	"github.com/shortcode/shortcode/storage"
 	"github.com/shortcode/shortcode/storage/storagetest"
 )
@@ -37,9 +36,9 @@ func TestReSplitReplayOnStores(t *testing.T) {
 		svc.Start()
 		w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: svc, Statuses: db,
 			Log: slog.New(slog.DiscardHandler)}
-		r := mux.NewRouter()
+		r := httpserver.New(nil, nil, nil, "")
 		w.Register(r)
-		srv := httptest.NewServer(r)
+		srv := httptest.NewServer(r.Handler())
 		defer srv.Close()
 		w.PublicURL = srv.URL
 		target := srv.URL + twilio.SMSPath

@@ -3,6 +3,7 @@ package twilio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -12,10 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
 // Gateway is the name of this gateway in donation.MO.Gateway.
@@ -39,10 +39,9 @@ const EmptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 // MOHandler processes one inbound message. It returns only after the
 // message and its effects are committed.
 //
-// Errors wrapping donation.ErrDuplicate (already processed) and
-// donation.ErrUnknownShortCode are answered 200 and 404; an error wrapping a
-// value with a BadInput() bool method that returns true is answered 400;
-// any other error is answered 503 so that the gateway retries.
+// An error wrapping donation.ErrDuplicate (already processed) is answered
+// 200; one of kind donation.Invalid or NotFound (an unknown short code) 400
+// or 404; any other 503, so that the gateway retries.
 type MOHandler interface {
 	HandleMO(ctx context.Context, mo donation.MO) error
 }
@@ -82,10 +81,14 @@ type Webhook struct {
 	Log *slog.Logger
 }
 
-// Register adds the webhook's routes to r: POST SMSPath and POST StatusPath.
-func (w *Webhook) Register(r *mux.Router) {
-	r.HandleFunc(SMSPath, w.serveSMS).Methods(http.MethodPost)
-	r.HandleFunc(StatusPath, w.serveStatus).Methods(http.MethodPost)
+// Register adds the webhook's routes to s: POST SMSPath and POST
+// StatusPath. They need no token: every request must carry the gateway's
+// signature instead. Their errors are answered by s, by kind: 400 for a
+// malformed request, 403 for a bad signature or another account, 404 for
+// an unknown short code, 503 (the gateway retries) for anything else.
+func (w *Webhook) Register(s *httpserver.Server) {
+	s.Route(http.MethodPost, SMSPath, nil, w.HandleSMS)
+	s.Route(http.MethodPost, StatusPath, nil, w.HandleStatus)
 }
 
 var (
@@ -124,10 +127,12 @@ var shapes = map[string]*regexp.Regexp{
 	"ErrorCode":           errorCode,
 }
 
-func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
-	form, ok := w.readSigned(rw, r)
-	if !ok {
-		return
+// HandleSMS takes an inbound message: answered with empty TwiML once the
+// message and its effects are committed (or were already).
+func (w *Webhook) HandleSMS(rw http.ResponseWriter, r *http.Request) error {
+	form, err := w.readSigned(r)
+	if err != nil {
+		return err
 	}
 	mo := donation.MO{
 		Gateway:   Gateway,
@@ -139,122 +144,103 @@ func (w *Webhook) serveSMS(rw http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case mo.MessageID == "":
-		badRequest(rw, "MessageSid is required")
-		return
+		return invalid("MessageSid is required")
 	case mo.From == "":
-		badRequest(rw, "From is required")
-		return
+		return invalid("From is required")
 	case !e164.MatchString(mo.From):
-		badRequest(rw, "From is not an E.164 phone number")
-		return
+		return invalid("From is not an E.164 phone number")
 	case mo.To == "":
-		badRequest(rw, "To is required")
-		return
+		return invalid("To is required")
 	case plusAfterFrom(form):
-		badRequest(rw, "a parameter other than From, To and Body holds a '+'")
-		return
-	}
-	if w.MOs == nil {
-		w.log().Error("twilio: webhook has no MO handler", "sid", mo.MessageID)
-		http.Error(rw, "not configured", http.StatusServiceUnavailable)
-		return
+		return invalid("a parameter other than From, To and Body holds a '+'")
+	case w.MOs == nil:
+		return fmt.Errorf("twilio: webhook has no MO handler: %w", donation.ErrUnavailable)
 	}
 
-	err := w.MOs.HandleMO(r.Context(), mo)
-	var bad interface{ BadInput() bool }
-	switch {
-	case err == nil:
+	err = w.MOs.HandleMO(r.Context(), mo)
+	switch k := donation.KindOf(err); {
+	case err == nil, errors.Is(err, donation.ErrDuplicate):
 		writeTwiML(rw)
-	case errors.Is(err, donation.ErrDuplicate):
-		writeTwiML(rw)
-	case errors.Is(err, donation.ErrUnknownShortCode):
-		w.log().Warn("twilio: MO to an unknown short code", "sid", mo.MessageID, "to", mo.To)
-		http.Error(rw, "unknown short code", http.StatusNotFound)
-	case errors.As(err, &bad) && bad.BadInput():
-		w.log().Warn("twilio: MO refused as bad input", "sid", mo.MessageID, "from", compliance.MaskPhone(mo.From), "err", err)
-		badRequest(rw, "bad input")
+		return nil
+	case k == donation.Invalid || k == donation.NotFound:
+		w.log().Warn("twilio: MO refused", "sid", mo.MessageID, "from", compliance.MaskPhone(mo.From), "to", mo.To, "err", err)
+		return err
 	default:
+		// Anything else may pass: the gateway retries on 5xx.
 		w.log().Error("twilio: handling MO failed; the gateway will retry",
 			"sid", mo.MessageID, "from", compliance.MaskPhone(mo.From), "to", mo.To, "err", err)
-		http.Error(rw, "temporarily unavailable", http.StatusServiceUnavailable)
+		return fmt.Errorf("%w: %w", donation.ErrUnavailable, err)
 	}
 }
 
-func (w *Webhook) serveStatus(rw http.ResponseWriter, r *http.Request) {
-	form, ok := w.readSigned(rw, r)
-	if !ok {
-		return
+// HandleStatus records a delivery status callback.
+func (w *Webhook) HandleStatus(rw http.ResponseWriter, r *http.Request) error {
+	form, err := w.readSigned(r)
+	if err != nil {
+		return err
 	}
 	// A status callback holds nothing the donor wrote, so the exact shapes
 	// of checkForm leave no boundary to move.
 	msgSID, st, code := form.Get("MessageSid"), form.Get("MessageStatus"), form.Get("ErrorCode")
 	switch {
 	case msgSID == "":
-		badRequest(rw, "MessageSid is required")
-		return
+		return invalid("MessageSid is required")
 	case st == "":
-		badRequest(rw, "MessageStatus is required")
-		return
-	}
-	if w.Statuses == nil {
-		w.log().Error("twilio: webhook has no status recorder", "sid", msgSID)
-		http.Error(rw, "not configured", http.StatusServiceUnavailable)
-		return
+		return invalid("MessageStatus is required")
+	case w.Statuses == nil:
+		return fmt.Errorf("twilio: webhook has no status recorder: %w", donation.ErrUnavailable)
 	}
 
 	ds := DeliveryStatus(st)
 	if ds == donation.DeliveryUnknown {
 		w.log().Warn("twilio: unknown MessageStatus; recorded as unknown", "sid", msgSID, "status", st)
 	}
-	err := w.Statuses.RecordStatus(r.Context(), msgSID, ds, code, w.now())
-	var bad interface{ BadInput() bool }
-	switch {
+	err = w.Statuses.RecordStatus(r.Context(), msgSID, ds, code, w.now())
+	switch k := donation.KindOf(err); {
 	case err == nil:
 		writeTwiML(rw)
-	case errors.As(err, &bad) && bad.BadInput():
-		w.log().Warn("twilio: status callback refused as bad input", "sid", msgSID, "status", st, "err", err)
-		badRequest(rw, "bad input")
+		return nil
+	case k == donation.Invalid:
+		w.log().Warn("twilio: status callback refused", "sid", msgSID, "status", st, "err", err)
+		return err
 	default:
 		w.log().Error("twilio: recording status failed", "sid", msgSID, "status", st, "err", err)
-		http.Error(rw, "temporarily unavailable", http.StatusServiceUnavailable)
+		return fmt.Errorf("%w: %w", donation.ErrUnavailable, err)
 	}
 }
 
+func invalid(msg string) error { return fmt.Errorf("twilio: %s: %w", msg, donation.ErrInvalid) }
+
 // readSigned reads the request's form and checks its signature and
-// parameters (checkForm). When it returns false it has answered the request.
-func (w *Webhook) readSigned(rw http.ResponseWriter, r *http.Request) (url.Values, bool) {
-	r.Body = http.MaxBytesReader(rw, r.Body, MaxBodyBytes)
+// parameters (checkForm).
+func (w *Webhook) readSigned(r *http.Request) (url.Values, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			http.Error(rw, "request body too large", http.StatusRequestEntityTooLarge)
-			return nil, false
+			return nil, tooBig
 		}
-		badRequest(rw, "malformed form")
-		return nil, false
+		return nil, invalid("malformed form")
 	}
 	if w.AuthToken == "" || w.AccountSID == "" {
 		w.log().Error("twilio: webhook has no auth token or account sid; refusing every request")
-		http.Error(rw, "forbidden", http.StatusForbidden)
-		return nil, false
+		return nil, fmt.Errorf("twilio: webhook not configured: %w", donation.ErrForbidden)
 	}
 	got := r.Header.Get(SignatureHeader)
 	if !ValidSignature(w.AuthToken, w.requestURL(r), r.PostForm, got) {
 		w.log().Warn("twilio: refused a request with a missing or bad signature",
 			"path", r.URL.Path, "remote", r.RemoteAddr, "signed", got != "")
-		http.Error(rw, "forbidden", http.StatusForbidden)
-		return nil, false
+		return nil, fmt.Errorf("twilio: missing or bad signature: %w", donation.ErrForbidden)
 	}
-	if !w.checkForm(rw, r, r.PostForm) {
-		return nil, false
+	if err := w.checkForm(r, r.PostForm); err != nil {
+		return nil, err
 	}
-	return r.PostForm, true
+	return r.PostForm, nil
 }
 
-// checkForm checks the parameters of a signed request. When it returns
-// false it has answered the request: 403 when AccountSid is not the
-// configured account (the request is not for us), 400 when a parameter is
-// malformed.
+// checkForm checks the parameters of a signed request: Forbidden when
+// AccountSid is not the configured account (the request is not for us),
+// Invalid when a parameter is malformed.
 //
 // Twilio's signature joins names and values without separators, so a
 // captured request can be re-split under the same signature: a value made
@@ -263,32 +249,32 @@ func (w *Webhook) readSigned(rw http.ResponseWriter, r *http.Request) (url.Value
 // do neither, and a name given twice, which Twilio never sends, could stand
 // for either of its values, so it is refused too. The one field the sender
 // writes, Body, is dealt with by plusAfterFrom.
-func (w *Webhook) checkForm(rw http.ResponseWriter, r *http.Request, form url.Values) bool {
+func (w *Webhook) checkForm(r *http.Request, form url.Values) error {
 	if acct := form["AccountSid"]; len(acct) != 1 || acct[0] != w.AccountSID {
 		w.log().Warn("twilio: refused a signed request without this account's AccountSid",
 			"path", r.URL.Path, "remote", r.RemoteAddr)
-		http.Error(rw, "forbidden", http.StatusForbidden)
-		return false
+		return fmt.Errorf("twilio: not this account's request: %w", donation.ErrForbidden)
 	}
 	for _, name := range slices.Sorted(maps.Keys(form)) {
 		v := form[name]
+		var err error
 		switch {
 		case len(v) != 1:
-			badRequest(rw, "a parameter is repeated")
+			err = invalid("a parameter is repeated")
 		case strings.Contains(name, "+"):
-			badRequest(rw, "a parameter name holds a '+'")
+			err = invalid("a parameter name holds a '+'")
 		case shapes[name] != nil && !shapes[name].MatchString(v[0]):
-			badRequest(rw, name+" is malformed")
+			err = invalid(name + " is malformed")
 		case (name == "SmsSid" || name == "SmsMessageSid") && v[0] != form.Get("MessageSid"):
-			badRequest(rw, name+" is not MessageSid")
+			err = invalid(name + " is not MessageSid")
 		default:
 			continue
 		}
 		w.log().Warn("twilio: refused a signed request with a malformed parameter",
 			"path", r.URL.Path, "remote", r.RemoteAddr, "param", name)
-		return false
+		return err
 	}
-	return true
+	return nil
 }
 
 // plusAfterFrom reports whether a parameter sorting after From, other than
@@ -352,10 +338,6 @@ func writeTwiML(rw http.ResponseWriter) {
 	rw.Header().Set("Content-Type", "text/xml")
 	rw.WriteHeader(http.StatusOK)
 	_, _ = rw.Write([]byte(EmptyTwiML))
-}
-
-func badRequest(rw http.ResponseWriter, msg string) {
-	http.Error(rw, msg, http.StatusBadRequest)
 }
 
 // clean makes a message body safe to store: invalid UTF-8 becomes U+FFFD

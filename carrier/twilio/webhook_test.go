@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/donation"
 	"github.com/shortcode/shortcode/donation/donationtest"
+	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
 const testToken = "test-auth-token"
@@ -35,14 +34,14 @@ type status struct {
 // badInput is an error the domain marks as bad input.
 type badInput struct{}
 
-func (badInput) Error() string  { return "invalid phone number" }
-func (badInput) BadInput() bool { return true }
+func (badInput) Error() string       { return "invalid phone number" }
+func (badInput) Kind() donation.Kind { return donation.Invalid }
 
-// notBadInput has a BadInput method that says no.
+// notBadInput is an error of another kind.
 type notBadInput struct{}
 
-func (notBadInput) Error() string  { return "storage down" }
-func (notBadInput) BadInput() bool { return false }
+func (notBadInput) Error() string       { return "storage down" }
+func (notBadInput) Kind() donation.Kind { return donation.Internal }
 
 // newWebhook serves a Webhook on a loopback server.
 func newWebhook(t *testing.T, mos twilio.MOHandler, sts twilio.StatusRecorder) *httptest.Server {
@@ -55,9 +54,9 @@ func newWebhook(t *testing.T, mos twilio.MOHandler, sts twilio.StatusRecorder) *
 		Now:        func() time.Time { return testNow },
 		Log:        slog.New(slog.DiscardHandler),
 	}
-	r := mux.NewRouter()
+	r := httpserver.New(nil, nil, nil, "")
 	w.Register(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(r.Handler())
 	t.Cleanup(srv.Close)
 	w.PublicURL = srv.URL
 	return srv
@@ -384,9 +383,9 @@ func TestWebhookPublicURL(t *testing.T) {
 	mos := &donationtest.MOs{}
 	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, PublicURL: public + "/", MOs: mos, Statuses: &donationtest.Statuses{},
 		Log: slog.New(slog.DiscardHandler)}
-	r := mux.NewRouter()
+	r := httpserver.New(nil, nil, nil, "")
 	w.Register(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(r.Handler())
 	defer srv.Close()
 
 	form := moForm(nil)
@@ -419,9 +418,9 @@ func TestWebhookPublicURL(t *testing.T) {
 func TestWebhookNoToken(t *testing.T) {
 	mos := &donationtest.MOs{}
 	w := &twilio.Webhook{AccountSID: testAccount, MOs: mos, Statuses: &donationtest.Statuses{}, Log: slog.New(slog.DiscardHandler)}
-	r := mux.NewRouter()
+	r := httpserver.New(nil, nil, nil, "")
 	w.Register(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(r.Handler())
 	defer srv.Close()
 	w.PublicURL = srv.URL
 
@@ -448,9 +447,9 @@ func TestWebhookLogMasksPhone(t *testing.T) {
 	mos := &donationtest.MOs{Err: errors.New("database is down")}
 	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: mos, Statuses: &donationtest.Statuses{},
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
-	r := mux.NewRouter()
+	r := httpserver.New(nil, nil, nil, "")
 	w.Register(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(r.Handler())
 	defer srv.Close()
 	w.PublicURL = srv.URL
 
@@ -473,9 +472,9 @@ func TestWebhookLogMasksInvalidPhone(t *testing.T) {
 	var logs strings.Builder
 	w := &twilio.Webhook{AuthToken: testToken, AccountSID: testAccount, MOs: &donation.Service{}, Statuses: &donationtest.Statuses{},
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
-	r := mux.NewRouter()
+	r := httpserver.New(nil, nil, nil, "")
 	w.Register(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(r.Handler())
 	defer srv.Close()
 	w.PublicURL = srv.URL
 

@@ -73,14 +73,14 @@ func New(log *slog.Logger, tokens Tokens, ready func(context.Context) error, ver
 // Handler returns the server's handler.
 func (s *Server) Handler() http.Handler { return s.router }
 
-// Group is a set of routes that registers itself on a router, with its
-// own authentication (the gateway's webhooks sign their requests).
+// Group is a set of routes that registers itself with Route, such as the
+// gateway's webhooks.
 type Group interface {
-	Register(r *mux.Router)
+	Register(s *Server)
 }
 
 // Mount adds a route group.
-func (s *Server) Mount(g Group) { g.Register(s.router) }
+func (s *Server) Mount(g Group) { g.Register(s) }
 
 // Walk calls fn with the method and path template of every route.
 func (s *Server) Walk(fn func(method, path string)) error {
