@@ -83,7 +83,9 @@ type Program struct {
 }
 
 // Templates are a program's message texts (SPEC §4.4). Placeholders:
-// {Committee} {amount} {url} {pin} {PaidFor} {care} {remaining} {keyword}.
+// {Committee} {amount} {url} {pin} {PaidFor} {care} {remaining} {keyword},
+// and the program's settings {MonthCap} {PINMinutes} {PricePoints}, which a
+// text must use rather than state them literally (CheckTemplates).
 type Templates struct {
 	AmountPrompt string `json:"amount_prompt"`
 	Confirm      string `json:"confirm"`      // combined mode: confirms and certifies
@@ -110,15 +112,17 @@ type Templates struct {
 	Processing   string `json:"processing"`
 }
 
-// DefaultTemplates are the texts of SPEC §4.4.
+// DefaultTemplates are the texts of SPEC §4.4, with the settings they state
+// as placeholders: for the defaults of SPEC §3 and §5.1 they read word for
+// word as the SPEC's.
 var DefaultTemplates = Templates{
-	AmountPrompt: "{Committee}: thanks for your support! Reply 5, 10, 15 or 20 to give that many dollars, billed to your mobile account. HELP for help, STOP to end.",
+	AmountPrompt: "{Committee}: thanks for your support! Reply {PricePoints} to give that many dollars, billed to your mobile account. HELP for help, STOP to end.",
 	Confirm:      "Reply YES to give ${amount} to {Committee} & certify 18+, own funds, not foreign national or fed contractor. Terms {url} Msg&data rates may apply",
 	ConfirmOnly:  "Reply YES to give ${amount} to {Committee}, billed to your mobile account. Terms {url} Msg&data rates may apply. Reply NO to cancel.",
 	Certify:      "Reply YES to certify you are 18+, giving your own funds, not a foreign national or federal contractor. Terms {url}",
-	PIN:          "Your PIN is {pin}. Reply with it, or enter it at {url}, to finish your ${amount} gift to {Committee}. It expires in 10 min.",
+	PIN:          "Your PIN is {pin}. Reply with it, or enter it at {url}, to finish your ${amount} gift to {Committee}. It expires in {PINMinutes} min.",
 	Receipt:      "Thank you! ${amount} to {Committee} will appear on your mobile bill. Not tax deductible. Paid for by {PaidFor}. HELP for help, STOP to end.",
-	Help:         "{Committee} text donations, up to $50/mo. Charges appear on your mobile bill. Msg&data rates may apply. Help: {care}. Reply STOP to end.",
+	Help:         "{Committee} text donations, up to ${MonthCap}/mo. Charges appear on your mobile bill. Msg&data rates may apply. Help: {care}. Reply STOP to end.",
 	Stop:         "{Committee}: you are unsubscribed and will get no more messages. Help: {care}.",
 	OptIn:        "{Committee}: you are subscribed again. Text {keyword} to give. HELP for help, STOP to end.",
 	Decline:      "{Committee}: your carrier could not bill this gift, so no charge was made. Thank you for trying.",

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Vars are the values substituted into a message template by Render.
@@ -18,10 +19,52 @@ type Vars struct {
 	Care      string // {care}: the customer-care contact
 	Remaining string // {remaining}: FormatAmount of the remaining allowance
 	Keyword   string // {keyword}: the program's advertised keyword
+
+	// The program's settings, so that a text that states one cannot
+	// contradict it (ProgramVars fills them in).
+	MonthCap    string // {MonthCap}: FormatAmount of the monthly cap
+	PINMinutes  string // {PINMinutes}: the PIN expiry in minutes
+	PricePoints string // {PricePoints}: the price points, e.g. "5, 10, 15 or 20"
 }
 
 // placeholders are the placeholders a message template may use.
-var placeholders = []string{"{Committee}", "{amount}", "{url}", "{pin}", "{PaidFor}", "{care}", "{remaining}", "{keyword}"}
+var placeholders = []string{"{Committee}", "{amount}", "{url}", "{pin}", "{PaidFor}", "{care}", "{remaining}", "{keyword}",
+	"{MonthCap}", "{PINMinutes}", "{PricePoints}"}
+
+// ProgramVars returns the values of p's placeholders that do not depend on
+// a donation: the committee's, the terms URL as {url}, the advertised
+// keyword and the settings.
+func ProgramVars(p Program) Vars {
+	v := Vars{
+		Committee:   p.Committee.DisplayName,
+		URL:         p.TermsURL,
+		PaidFor:     p.Committee.PaidFor,
+		Care:        p.Committee.Care,
+		MonthCap:    FormatAmount(p.Limits.Month),
+		PINMinutes:  strconv.FormatInt(int64(p.PINExpiry/time.Minute), 10),
+		PricePoints: JoinAmounts(p.PricePoints),
+	}
+	if len(p.Keywords) > 0 {
+		v.Keyword = p.Keywords[0]
+	}
+	return v
+}
+
+// JoinAmounts lists amounts the way texts offer them: "5, 10, 15 or 20".
+func JoinAmounts(cents []int64) string {
+	var b strings.Builder
+	for i, c := range cents {
+		switch {
+		case i == 0:
+		case i == len(cents)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(FormatAmount(c))
+	}
+	return b.String()
+}
 
 // Render substitutes v into tmpl. Substitution is a single pass: a value
 // that itself contains a placeholder is copied as is. Unknown placeholders
@@ -36,6 +79,9 @@ func Render(tmpl string, v Vars) string {
 		"{care}", v.Care,
 		"{remaining}", v.Remaining,
 		"{keyword}", v.Keyword,
+		"{MonthCap}", v.MonthCap,
+		"{PINMinutes}", v.PINMinutes,
+		"{PricePoints}", v.PricePoints,
 	).Replace(tmpl)
 }
 
@@ -73,13 +119,15 @@ type namedTemplate struct {
 var placeholderRE = regexp.MustCompile(`\{[A-Za-z_]*\}`)
 
 // CheckTemplates checks every template of p.Templates against SPEC §4.4:
-// GSM-7 characters only, no unknown {placeholder}, and, after the longest
+// GSM-7 characters only, no unknown {placeholder}, no literal that
+// contradicts p's settings (a monthly amount other than the monthly cap,
+// minutes in the PIN text other than the PIN expiry, a list of amounts in
+// the amount prompt other than the price points), and, after the longest
 // possible substitution for p, one segment for Confirm, ConfirmOnly,
 // Certify, Help, Stop and the short refusals (decline, limit reached,
 // expired, wrong PIN and the screening texts), and at most two for the
-// others. Empty templates are
-// refused. The error lists every failing template by its JSON name, with its
-// length in septets after substitution.
+// others. Empty templates are refused. The error lists every failing
+// template by its JSON name, with its length in septets after substitution.
 func CheckTemplates(p Program) error {
 	var errs []error
 	for _, t := range p.namedTemplates() {
@@ -105,6 +153,9 @@ func checkTemplate(p Program, t namedTemplate) error {
 	}
 	if len(unknown) > 0 {
 		return fmt.Errorf("unknown placeholder %s (known: %s)", strings.Join(unknown, ", "), strings.Join(placeholders, " "))
+	}
+	if err := checkSettings(p, t); err != nil {
+		return err
 	}
 	v := longestVars(p)
 	v.URL = t.url
@@ -177,12 +228,9 @@ func (p Program) namedTemplates() []namedTemplate {
 // longestVars are the longest values each placeholder can take in p's
 // texts (URL is set per template).
 func longestVars(p Program) Vars {
-	v := Vars{
-		Committee: p.Committee.DisplayName,
-		PIN:       strings.Repeat("0", PINDigits),
-		PaidFor:   p.Committee.PaidFor,
-		Care:      p.Committee.Care,
-	}
+	v := ProgramVars(p)
+	v.PIN = strings.Repeat("0", PINDigits)
+	v.Keyword = ""
 	amounts := p.PricePoints
 	if len(amounts) == 0 {
 		amounts = []int64{p.Limits.PerMessage}

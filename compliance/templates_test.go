@@ -55,12 +55,14 @@ func TestRender(t *testing.T) {
 	v := compliance.Vars{
 		Committee: "Demo PAC", Amount: "10", URL: "sc.example/t/demo", PIN: "123456",
 		PaidFor: "Demo Committee", Care: "800-555-0100", Remaining: "30", Keyword: "GIVE",
+		MonthCap: "50", PINMinutes: "10", PricePoints: "5 or 10",
 	}
 	for _, tc := range []struct{ tmpl, want string }{
 		{"", ""},
 		{"no placeholders", "no placeholders"},
 		{"{Committee}{amount}{url}{pin}{PaidFor}{care}{remaining}{keyword}",
 			"Demo PAC10sc.example/t/demo123456Demo Committee800-555-010030GIVE"},
+		{"{MonthCap}|{PINMinutes}|{PricePoints}", "50|10|5 or 10"},
 		{"Give ${amount} to {Committee}, {Committee}!", "Give $10 to Demo PAC, Demo PAC!"},
 		{"{unknown} {committee} {Amount}", "{unknown} {committee} {Amount}"},
 		{"{{amount}}", "{10}"},
@@ -253,10 +255,8 @@ func TestCheckTemplatesLongestSubstitution(t *testing.T) {
 func TestDemoMessages(t *testing.T) {
 	p := compliance.DemoProgram("")
 	names, field := templateFields(&p.Templates)
-	v := compliance.Vars{
-		Committee: p.Committee.DisplayName, Amount: "10", PIN: "123456",
-		PaidFor: p.Committee.PaidFor, Care: p.Committee.Care, Remaining: "30", Keyword: p.Keywords[0],
-	}
+	v := compliance.ProgramVars(p)
+	v.Amount, v.PIN, v.Remaining = "10", "123456", "30"
 	var b strings.Builder
 	for _, name := range names {
 		v.URL = p.TermsURL

@@ -14,6 +14,10 @@ var FECID = regexp.MustCompile("^C[0-9]{8}$")
 // shortCodeRE is a US short code: 5 or 6 digits.
 var shortCodeRE = regexp.MustCompile("^[0-9]{5,6}$")
 
+// IsShortCode reports whether s has the form of a US short code: 5 or 6
+// digits.
+func IsShortCode(s string) bool { return shortCodeRE.MatchString(s) }
+
 // keywordRE is a program keyword: one upper-case word of ASCII letters and
 // digits, starting with a letter so that it is never read as an amount or
 // a PIN.

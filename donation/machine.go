@@ -185,13 +185,7 @@ func (s *step) byKeyword(word string) *compliance.Program {
 func vars(p *compliance.Program, d *Donation) compliance.Vars {
 	var v compliance.Vars
 	if p != nil {
-		v.Committee = p.Committee.DisplayName
-		v.PaidFor = p.Committee.PaidFor
-		v.Care = p.Committee.Care
-		v.URL = p.TermsURL
-		if len(p.Keywords) > 0 {
-			v.Keyword = p.Keywords[0]
-		}
+		v = compliance.ProgramVars(*p)
 	}
 	if d != nil {
 		v.Amount = compliance.FormatAmount(d.Amount)

@@ -24,6 +24,7 @@ import (
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/program"
 	"github.com/shortcode/shortcode/donation/treasury"
 	"github.com/shortcode/shortcode/storage"
 )
@@ -248,6 +249,7 @@ func (m *Main) Start(ctx context.Context) error {
 	hs.Mount(&twilio.Webhook{AuthToken: m.TwilioAuthToken, AccountSID: m.TwilioAccountSID, PublicURL: m.PublicURL,
 		MOs: svc, Statuses: db, Log: m.Log})
 	hs.TokenRoutes(db, func() time.Time { return time.Now().UTC() }, nil)
+	hs.ProgramRoutes(&program.Service{Store: db, Clock: donation.SystemClock{}})
 	r := hs.Handler()
 	m.srv, ln = httpserver.NewHTTPServer(r, ln, m.Limits)
 	m.goServe(m.srv, ln)
@@ -328,23 +330,30 @@ func (m *Main) goServe(srv *http.Server, ln net.Listener) {
 }
 
 // ensureDemo installs the demo program of SPEC §3 on a database with no
-// programs, so that serve works at once.
+// programs, so that serve works at once, and on every start points the
+// demo program's links at this server's public URL.
 func (m *Main) ensureDemo(ctx context.Context) error {
-	n, err := m.Store.CountPrograms(ctx)
+	programs := &program.Service{Store: m.Store, Clock: donation.SystemClock{}}
+	installed, err := programs.InstallDemo(ctx, m.PublicURL, "shortcode serve")
 	if err != nil {
 		return err
 	}
-	if n > 0 {
+	if installed {
+		p := compliance.DemoProgram(m.PublicURL)
+		m.Log.Info("installed the demo program", "short_code", p.ShortCode, "keyword", p.Keywords[0], "committee", p.Committee.ID)
 		return nil
 	}
-	p := compliance.DemoProgram(m.PublicURL)
-	if err := p.Validate(); err != nil {
-		return fmt.Errorf("demo program for %s: %w", m.PublicURL, err)
+	moved, err := programs.FollowDemoLinks(ctx, m.PublicURL, "shortcode serve")
+	switch {
+	case donation.KindOf(err) == donation.Invalid:
+		// The demo is a convenience: a public URL too long for its texts
+		// must not keep the server from starting.
+		m.Log.Warn("the demo program keeps its links", "err", err)
+	case err != nil:
+		return err
+	case moved:
+		m.Log.Info("the demo program's links follow the public URL", "public_url", m.PublicURL)
 	}
-	if err := m.Store.SaveProgram(ctx, p); err != nil {
-		return fmt.Errorf("install demo program: %w", err)
-	}
-	m.Log.Info("installed the demo program", "short_code", p.ShortCode, "keyword", p.Keywords[0], "committee", p.Committee.ID)
 	return nil
 }
 

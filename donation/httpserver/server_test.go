@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -224,14 +225,35 @@ func isProblem(a answer) bool {
 		json.Unmarshal([]byte(a.body), &p) == nil && p.Status == a.status && p.Kind != "" && p.Title != ""
 }
 
+// snapshots describe what the API can change, for
+// TestAuditorChangesNothing; route groups' test files add theirs.
+var snapshots = []func(e *env) string{
+	func(e *env) string {
+		acts, err := e.db.Actions(context.Background())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return fmt.Sprint(acts)
+	},
+}
+
 // TestAuditorChangesNothing: an auditor's every request leaves the
-// tokens and the action log as they were.
+// tokens, the action log and every route group's state as they were.
 func TestAuditorChangesNothing(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		e := newEnv(t, db)
 		before, _ := db.Tokens(context.Background())
+		var states []string
+		for _, snap := range snapshots {
+			states = append(states, snap(e))
+		}
 		for _, rt := range apiRoutes(e) {
 			e.do(rt.method, rt.path, e.tokens["auditor"], rt.body)
+		}
+		for i, snap := range snapshots {
+			if after := snap(e); after != states[i] {
+				t.Errorf("state changed:\n%s\n->\n%s", states[i], after)
+			}
 		}
 		after, _ := db.Tokens(context.Background())
 		if len(before) != len(after) {
