@@ -168,6 +168,12 @@ type Certification struct {
 	TermsVersion string
 	TermsSHA256  string
 	Amount       int64
+	// Text and Terms are the exact texts whose hashes are recorded, kept
+	// once each so that an auditor can read what a donor accepted.
+	Text, Terms string
+	// Salt is the random salt of the record's commitment to the phone
+	// number: the public log holds the commitment, not the number.
+	Salt [16]byte
 }
 
 // ConsentEvent records an opt-out or re-opt-in, kept for review.

@@ -76,6 +76,9 @@ type Input struct {
 	NewID    func() string
 	NewPIN   func() string
 	NewToken func() string
+	// NewSalt makes the salt of a certification's commitment to the
+	// phone number.
+	NewSalt func() [16]byte
 	// PINKey is the server secret PINs are hashed with (HMAC-SHA256), so
 	// that a stored hash cannot be reversed by trying the 10^6 PINs.
 	PINKey []byte
@@ -575,8 +578,10 @@ func (s *step) certify(mo MO, tmpl string) error {
 	}
 	text := compliance.Render(tmpl, vars(p, d))
 	textVersion, _ := compliance.Version(tmpl)
-	termsVersion, termsSum := compliance.Version(compliance.Terms(*p))
+	terms := compliance.Terms(*p)
+	termsVersion, termsSum := compliance.Version(terms)
 	s.res.Certification = &Certification{
+		Text: text, Terms: terms,
 		At: now, ProgramID: p.ID, CommitteeID: p.Committee.ID, Phone: d.Phone, DonationID: d.ID,
 		Channel: "sms", MessageID: mo.MessageID,
 		TextVersion: textVersion, TextSHA256: sha256Hex(text),
@@ -590,6 +595,7 @@ func (s *step) certify(mo MO, tmpl string) error {
 	d.PINHash = pinHash(s.in.PINKey, d.ID, pin)
 	d.PINTries = 0
 	d.Token = s.in.NewToken()
+	s.res.Certification.Salt = s.in.NewSalt()
 	d.ExpiresAt = now.Add(p.PINExpiry)
 	s.save(d)
 	ev := evConfirm

@@ -147,6 +147,12 @@ func (s *Service) input(ctx context.Context, tx Tx, programs []compliance.Progra
 		NewID:    s.newID,
 		NewPIN:   s.newPIN,
 		NewToken: s.newToken,
+		// Salts always come from crypto/rand: a test's seeded source
+		// would make commitments to phone numbers guessable.
+		NewSalt: func() (salt [16]byte) {
+			rand.Read(salt[:])
+			return salt
+		},
 	}
 	if sub.DonationID != "" {
 		d, err := tx.Donation(ctx, sub.DonationID)
