@@ -120,8 +120,8 @@ func ParseProof(b []byte) (Proof, error) {
 		}
 		p.Path = append(p.Path, h)
 	}
-	if len(rest) == 0 {
-		return bad("no checkpoint")
+	if len(rest) == 0 || rest[len(rest)-1] != '\n' {
+		return bad("no checkpoint, or it does not end in a newline")
 	}
 	p.Checkpoint = rest
 	return p, nil

@@ -3,6 +3,7 @@ package certlog_test
 import (
 	"bytes"
 	"crypto/rand"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -146,6 +147,7 @@ func TestParseProofRefuses(t *testing.T) {
 		"c2sp.org/tlog-proof@v1\nindex 7\n" + h + "\n", // no checkpoint
 		"c2sp.org/tlog-proof@v1\nindex 7\n" + h + "\n\n",
 		"c2sp.org/tlog-proof@v1\nindex 7\n" + h + "\n" + cp, // no empty line
+		"c2sp.org/tlog-proof@v1\nindex 7\n\n" + strings.TrimSuffix(cp, "\n"),
 		"c2sp.org/tlog-proof@v1\nindex 07\n\n" + cp,
 		"c2sp.org/tlog-proof@v1\nindex -7\n\n" + cp,
 		"c2sp.org/tlog-proof@v1\nindex +7\n\n" + cp,
@@ -153,7 +155,7 @@ func TestParseProofRefuses(t *testing.T) {
 		"c2sp.org/tlog-proof@v1\nindex\n\n" + cp,
 		"c2sp.org/tlog-proof@v1\nextra \nindex 7\n\n" + cp,
 		"c2sp.org/tlog-proof@v1\nextra !!\nindex 7\n\n" + cp,
-		"c2sp.org/tlog-proof@v1\nextra YQ\nindex 7\n\n" + cp, // unpadded
+		"c2sp.org/tlog-proof@v1\nextra YQ\nindex 7\n\n" + cp,   // unpadded
 		"c2sp.org/tlog-proof@v1\nextra YR==\nindex 7\n\n" + cp, // non-zero padding bits
 		"c2sp.org/tlog-proof@v1\nextra YQ==\nextra YQ==\nindex 7\n\n" + cp,
 		"c2sp.org/tlog-proof@v1\nindex 7\nextra YQ==\n\n" + cp,
