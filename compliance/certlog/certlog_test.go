@@ -3,6 +3,7 @@ package certlog_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,19 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (run go test -update and review the diff):\n%s", path, got)
+		g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		i := 0
+		for i < len(g) && i < len(w) && g[i] == w[i] {
+			i++
+		}
+		line := func(l []string) string {
+			if i < len(l) {
+				return fmt.Sprintf("%.200q", l[i])
+			}
+			return "end of file"
+		}
+		t.Errorf("%s differs from the output (run go test -update and review the diff): line %d is %s, want %s",
+			path, i+1, line(g), line(w))
 	}
 }
 

@@ -35,7 +35,10 @@ type RecordError struct {
 	Err   error
 }
 
+// Error returns "record <index>: " and the reason.
 func (e *RecordError) Error() string { return fmt.Sprintf("record %d: %v", e.Index, e.Err) }
+
+// Unwrap returns the reason.
 func (e *RecordError) Unwrap() error { return e.Err }
 
 // A Summary describes a verified export.

@@ -19,24 +19,24 @@ func sample(i int64) (certlog.Record, certlog.Opening) {
 	copy(salt[:], fmt.Sprintf("salt-%011d", i))
 	o := certlog.Opening{Salt: salt, Phone: fmt.Sprintf("+1201555%04d", i%10000)}
 	r := certlog.Record{
-		Index:        i,
-		Time:         time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC).Add(time.Duration(i) * 1500 * time.Millisecond),
-		Program:      "demo",
-		Committee:    "C99999999",
-		Donation:     fmt.Sprintf("d-%06d", i),
-		Channel:      certlog.SMS,
-		MessageID:    fmt.Sprintf("SM%032x", i),
-		TextVersion:  "v1-3f1a2b3c4d5e",
-		TextSHA256:   sha256.Sum256([]byte("Reply YES to give $" + fmt.Sprint(i))),
-		TermsVersion: "v1-0a1b2c3d4e5f",
-		TermsSHA256:  sha256.Sum256([]byte("terms")),
-		Amount:       500 * (i%4 + 1),
-		Phone:        certlog.Commit(salt, o.Phone),
+		Index:           i,
+		Time:            time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC).Add(time.Duration(i) * 1500 * time.Millisecond),
+		Program:         "demo",
+		Committee:       "C99999999",
+		Donation:        fmt.Sprintf("d-%06d", i),
+		Channel:         certlog.SMS,
+		MessageID:       fmt.Sprintf("SM%032x", i),
+		TextVersion:     "v1-3f1a2b3c4d5e",
+		TextSHA256:      sha256.Sum256([]byte("Reply YES to give $" + fmt.Sprint(i))),
+		TermsVersion:    "v1-0a1b2c3d4e5f",
+		TermsSHA256:     sha256.Sum256([]byte("terms")),
+		Amount:          500 * (i%4 + 1),
+		PhoneCommitment: certlog.Commit(salt, o.Phone),
 	}
 	if i%3 == 2 {
 		o.IP, o.UserAgent = fmt.Sprintf("198.51.100.%d", i%256), "Mozilla/5.0 (iPhone; CPU iPhone OS 18_3 like Mac OS X)"
 		r.Channel, r.MessageID = certlog.Web, ""
-		r.Client = certlog.ClientDigest(salt, o.IP, o.UserAgent)
+		r.ClientDigest = certlog.ClientDigest(salt, o.IP, o.UserAgent)
 	}
 	return r, o
 }

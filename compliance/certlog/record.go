@@ -8,7 +8,8 @@
 //
 // The Merkle tree is RFC 6962's, built with golang.org/x/mod/sumdb/tlog:
 // the log's entries are the records' canonical bytes, and an entry's leaf
-// hash is tlog.RecordHash of them. The package does no I/O of its own.
+// hash is tlog.RecordHash of them. The package knows nothing of storage or
+// HTTP: it reads and writes bytes that its callers store and serve.
 package certlog
 
 import (
@@ -50,17 +51,19 @@ type Record struct {
 	Program   string
 	Committee string
 	Donation  string
-	Channel   string   // SMS or Web
-	MessageID string   // SMS: the MO that carried the YES; empty for Web
-	Client    [32]byte // Web: ClientDigest of the request; zero for SMS
+	Channel   string // SMS or Web
+	MessageID string // SMS: the MO that carried the YES; empty for Web
+	// ClientDigest identifies a web certification's request (see
+	// ClientDigest); zero for SMS.
+	ClientDigest [32]byte
 
 	TextVersion  string   // the certification text the donor accepted
 	TextSHA256   [32]byte // of the exact text, as sent or shown
 	TermsVersion string   // the full terms linked from it
 	TermsSHA256  [32]byte
 
-	Amount int64    // cents
-	Phone  [32]byte // Commit(salt, number)
+	Amount          int64    // cents
+	PhoneCommitment [32]byte // Commit(salt, number)
 }
 
 // A Salt is the random per-record value that hides a phone number in its
@@ -133,7 +136,7 @@ type Opening struct {
 
 // Check reports whether o opens r's commitments.
 func (o Opening) Check(r Record) error {
-	if Commit(o.Salt, o.Phone) != r.Phone {
+	if Commit(o.Salt, o.Phone) != r.PhoneCommitment {
 		return errors.New("the opening does not match the phone commitment")
 	}
 	if o.IP == "" && o.UserAgent == "" {
@@ -142,7 +145,7 @@ func (o Opening) Check(r Record) error {
 	if r.Channel != Web {
 		return errors.New("the opening has a web client for an sms record")
 	}
-	if ClientDigest(o.Salt, o.IP, o.UserAgent) != r.Client {
+	if ClientDigest(o.Salt, o.IP, o.UserAgent) != r.ClientDigest {
 		return errors.New("the opening does not match the client digest")
 	}
 	return nil
@@ -167,12 +170,13 @@ func (o Opening) Check(r Record) error {
 //	amount 1000
 //	phone-sha256 <64 lowercase hex digits>
 //
-// A web record has "client <64 lowercase hex digits>" (the ClientDigest) in
-// place of the message line. Numbers are decimal without sign or leading
-// zeroes; the time is UTC with nine fractional digits. Text values (program,
-// committee, donation, message, versions) are 1 to MaxField bytes, with
-// every byte outside '!' to '~', and '%', written as '%' and two uppercase
-// hex digits, so a value never holds a space or a newline.
+// A web record has "client-sha256 <64 lowercase hex digits>" (its
+// ClientDigest) in place of the message line. Numbers are decimal without
+// sign or leading zeroes; the time is UTC with nine fractional digits. Text
+// values (program, committee, donation, message, versions) are 1 to
+// MaxField bytes, with every byte outside '!' to '~', and '%', written as
+// '%' and two uppercase hex digits, so a value never holds a space or a
+// newline.
 //
 // Marshal refuses a record that Parse would refuse: a record cannot be
 // removed from the log once appended.
@@ -191,14 +195,14 @@ func (r Record) Marshal() ([]byte, error) {
 	if r.Channel == SMS {
 		b = appendLine(b, "message", escape(r.MessageID))
 	} else {
-		b = appendLine(b, "client", hex.EncodeToString(r.Client[:]))
+		b = appendLine(b, "client-sha256", hex.EncodeToString(r.ClientDigest[:]))
 	}
 	b = appendLine(b, "text-version", escape(r.TextVersion))
 	b = appendLine(b, "text-sha256", hex.EncodeToString(r.TextSHA256[:]))
 	b = appendLine(b, "terms-version", escape(r.TermsVersion))
 	b = appendLine(b, "terms-sha256", hex.EncodeToString(r.TermsSHA256[:]))
 	b = appendLine(b, "amount", strconv.FormatInt(r.Amount, 10))
-	b = appendLine(b, "phone-sha256", hex.EncodeToString(r.Phone[:]))
+	b = appendLine(b, "phone-sha256", hex.EncodeToString(r.PhoneCommitment[:]))
 	return b, nil
 }
 
@@ -233,14 +237,14 @@ func (r Record) check() error {
 		if err := checkText(r.MessageID); err != nil {
 			return bad("message id: %v", err)
 		}
-		if r.Client != ([32]byte{}) {
+		if r.ClientDigest != ([32]byte{}) {
 			return bad("client digest on an sms record")
 		}
 	case Web:
 		if r.MessageID != "" {
 			return bad("message id on a web record")
 		}
-		if r.Client == ([32]byte{}) {
+		if r.ClientDigest == ([32]byte{}) {
 			return bad("no client digest")
 		}
 	default:
@@ -252,7 +256,7 @@ func (r Record) check() error {
 		return bad("no text SHA-256")
 	case r.TermsSHA256 == [32]byte{}:
 		return bad("no terms SHA-256")
-	case r.Phone == [32]byte{}:
+	case r.PhoneCommitment == [32]byte{}:
 		return bad("no phone commitment")
 	case r.Amount <= 0:
 		return bad("amount %d is not positive", r.Amount)
@@ -296,7 +300,7 @@ func Parse(b []byte) (Record, error) {
 	case SMS:
 		r.MessageID = p.text("message")
 	case Web:
-		r.Client = p.hash("client")
+		r.ClientDigest = p.hash("client-sha256")
 	default:
 		if p.err == nil {
 			p.err = fmt.Errorf("line %d: channel %q is not sms or web", p.line, r.Channel)
@@ -308,7 +312,7 @@ func Parse(b []byte) (Record, error) {
 	r.TermsVersion = p.text("terms-version")
 	r.TermsSHA256 = p.hash("terms-sha256")
 	r.Amount = p.int("amount", 1)
-	r.Phone = p.hash("phone-sha256")
+	r.PhoneCommitment = p.hash("phone-sha256")
 	if p.err == nil && len(p.lines) > 0 {
 		p.err = fmt.Errorf("line %d: data after the last field", p.line+1)
 	}
