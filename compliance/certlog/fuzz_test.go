@@ -18,7 +18,7 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(v.Record))
 		f.Add([]byte(strings.Replace(v.Record, "amount", "amount 0", 1)))
 	}
-	f.Add([]byte(certlog.Version + "\n"))
+	f.Add([]byte(certlog.RecordVersion + "\n"))
 	f.Add([]byte("program a%20b%25\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := certlog.Parse(b)

@@ -25,9 +25,9 @@ import (
 	"time"
 )
 
-// Version is the first line of a record in the current encoding. A record
-// in another encoding would begin with another line.
-const Version = "shortcode certification v1"
+// RecordVersion is the first line of a record in the current encoding. A
+// record in another encoding would begin with another line.
+const RecordVersion = "shortcode certification v1"
 
 // Channels on which a donor certifies.
 const (
@@ -151,7 +151,7 @@ func (o Opening) Check(r Record) error {
 	return nil
 }
 
-// Marshal returns the canonical encoding of r: the Version line, then one
+// Marshal returns the canonical encoding of r: the RecordVersion line, then one
 // line per field, in this order, each a key, a space and a value, ending in
 // a newline:
 //
@@ -185,7 +185,7 @@ func (r Record) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	b := make([]byte, 0, 640)
-	b = append(b, Version+"\n"...)
+	b = append(b, RecordVersion+"\n"...)
 	b = appendLine(b, "index", strconv.FormatInt(r.Index, 10))
 	b = appendLine(b, "time", r.Time.UTC().Format(timeLayout))
 	b = appendLine(b, "program", escape(r.Program))
@@ -283,11 +283,11 @@ func Parse(b []byte) (Record, error) {
 		return r, errors.New("certlog: record: does not end in a newline")
 	}
 	lines := strings.Split(string(b[:len(b)-1]), "\n")
-	if lines[0] != Version {
+	if lines[0] != RecordVersion {
 		if strings.HasPrefix(lines[0], "shortcode certification ") {
-			return r, fmt.Errorf("certlog: record: unsupported version %q", lines[0])
+			return r, fmt.Errorf("certlog: record: unsupported version %.40q", lines[0])
 		}
-		return r, fmt.Errorf("certlog: record: first line is not %q", Version)
+		return r, fmt.Errorf("certlog: record: first line is not %q", RecordVersion)
 	}
 	p := parser{lines: lines[1:], line: 1}
 	r.Index = p.int("index", 0)

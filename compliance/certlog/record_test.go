@@ -83,7 +83,7 @@ func readVectors(t testing.TB) []vector {
 
 // TestVectors checks the encoding against its test vectors, which are
 // never rewritten: a difference is a change of format, which needs a new
-// Version, not an update of the vector.
+// RecordVersion, not an update of the vector.
 func TestVectors(t *testing.T) {
 	for _, v := range readVectors(t) {
 		t.Run(v.Name, func(t *testing.T) {
