@@ -41,15 +41,7 @@ func (db *DB) Donations(ctx context.Context, phone string) ([]donation.Donation,
 }
 
 func (db *DB) donations(ctx context.Context, where string, args ...any) ([]donation.Donation, error) {
-	var rows []donationRow
-	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+donationColumns+` FROM donations WHERE `+where), args...); err != nil {
-		return nil, err
-	}
-	out := make([]donation.Donation, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, r.donation())
-	}
-	return out, nil
+	return selectDonations(ctx, db.db, where, args...)
 }
 
 // CertificationRecord is one record of the certification log with its
