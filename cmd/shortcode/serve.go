@@ -259,7 +259,7 @@ func (m *Main) Start(ctx context.Context) error {
 		defer m.wg.Done()
 		svc.Run(wctx)
 	}()
-	refunds := &treasury.Service{Store: db, Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
+	refunds := &treasury.Service{Store: db.Treasury(), Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
 	go func() {
 		defer m.wg.Done()
 		every(wctx, 5*time.Second, func() {
