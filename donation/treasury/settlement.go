@@ -1,6 +1,7 @@
 package treasury
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shortcode/shortcode/donation"
 )
@@ -51,8 +53,10 @@ const maxSettlementBytes = 256 << 20
 // ParseSettlement reads a settlement file. A bad header, a malformed line
 // (wrong field count, unparsable date or amount, unknown status) is an error
 // naming the line, and nothing is imported; well-formed lines that do not
-// match our records are for the import to report. Errors are of kind
-// donation.Invalid.
+// match our records are for the import to report. A leading UTF-8 byte
+// order mark (Excel writes one) is skipped, and left out of the file's
+// SHA-256, so that the same lines saved again are the same file. Errors
+// are of kind donation.Invalid.
 func ParseSettlement(carrier, name string, r io.Reader) (SettlementFile, error) {
 	f, err := parseSettlement(carrier, name, r)
 	if err != nil {
@@ -73,9 +77,13 @@ func parseSettlement(carrier, name string, r io.Reader) (SettlementFile, error) 
 	if len(raw) > maxSettlementBytes {
 		return f, fmt.Errorf("settlement %s: larger than %d bytes", name, maxSettlementBytes)
 	}
+	raw = bytes.TrimPrefix(raw, []byte("\uFEFF"))
+	if !utf8.Valid(raw) {
+		return f, fmt.Errorf("settlement %s: not UTF-8 text", name)
+	}
 	sum := sha256.Sum256(raw)
 	f.SHA256 = hex.EncodeToString(sum[:])
-	cr := csv.NewReader(strings.NewReader(string(raw)))
+	cr := csv.NewReader(bytes.NewReader(raw))
 	cr.FieldsPerRecord = len(SettlementHeader)
 	header, err := cr.Read()
 	if err != nil {
