@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
 )
@@ -41,15 +43,7 @@ func (db *DB) Donations(ctx context.Context, phone string) ([]donation.Donation,
 }
 
 func (db *DB) donations(ctx context.Context, where string, args ...any) ([]donation.Donation, error) {
-	var rows []donationRow
-	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+donationColumns+` FROM donations WHERE `+where), args...); err != nil {
-		return nil, err
-	}
-	out := make([]donation.Donation, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, r.donation())
-	}
-	return out, nil
+	return selectDonations(ctx, db.db, where, args...)
 }
 
 // CertificationRecord is one record of the certification log with its
@@ -61,6 +55,15 @@ type CertificationRecord struct {
 
 // Certifications returns the whole certification log in sequence order.
 func (db *DB) Certifications(ctx context.Context) ([]CertificationRecord, error) {
+	cs, err := selectCertifications(ctx, db.db, `1 = 1 ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("certifications: %w", err)
+	}
+	return cs, nil
+}
+
+// selectCertifications is the one query of the certification log.
+func selectCertifications(ctx context.Context, q sqlx.ExtContext, where string, args ...any) ([]CertificationRecord, error) {
 	var rows []struct {
 		Seq          int64  `db:"seq"`
 		At           stamp  `db:"at"`
@@ -76,10 +79,10 @@ func (db *DB) Certifications(ctx context.Context) ([]CertificationRecord, error)
 		TermsSHA256  string `db:"terms_sha256"`
 		Amount       int64  `db:"amount"`
 	}
-	if err := db.db.SelectContext(ctx, &rows, `SELECT seq, at, program_id, committee_id, phone, donation_id,
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT seq, at, program_id, committee_id, phone, donation_id,
 		channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount
-		FROM certifications ORDER BY seq`); err != nil {
-		return nil, fmt.Errorf("certifications: %w", err)
+		FROM certifications WHERE `+where), args...); err != nil {
+		return nil, err
 	}
 	out := make([]CertificationRecord, 0, len(rows))
 	for _, r := range rows {

@@ -2,9 +2,10 @@
 // drivers, SQLite (modernc.org/sqlite, the embedded default) and PostgreSQL
 // (github.com/lib/pq), with one schema that runs unchanged on both.
 //
-// *DB implements donation.Store and donation.Outbox. Every change for one
-// phone number goes through Update, which serialises on that number across
-// servers: a row lock on PostgreSQL, BEGIN IMMEDIATE on SQLite.
+// *DB implements donation.Store and donation.Outbox, and DB.Treasury
+// treasury.Store. Every change goes through one transaction helper; every
+// change for one phone number serialises on that number across servers: a
+// row lock on PostgreSQL, BEGIN IMMEDIATE on SQLite.
 //
 // Times are stored as TEXT in fixed-width UTC
 // (2006-01-02T15:04:05.000000000Z), so they sort as text; the zero time is

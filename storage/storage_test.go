@@ -878,16 +878,12 @@ func TestMigrationBlocksProhibitedRefunds(t *testing.T) {
 		refund := func(id, donationID, phone string, reason treasury.Reason) treasury.Refund {
 			r := treasury.Refund{ID: id, DonationID: donationID, Phone: phone, CommitteeID: committee, Carrier: "SimMobile",
 				Amount: 500, Reason: reason, Status: treasury.Posted, Correlator: id + "-1", RequestedAt: t0, NextAttemptAt: t0}
-			if err := db.BeginRefund(ctx, r, func(donation.Donation) error { return nil }); err != nil {
-				t.Fatal(err)
-			}
+			put(t, db, phone, treasury.Change{Refund: &r})
 			return r
 		}
 		r := refund("R1", "d0", phoneA, treasury.Prohibited)
 		r.Status, r.FinishedAt = treasury.Refused, t0
-		if err := db.FinishRefund(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+		put(t, db, phoneA, treasury.Change{Refund: &r})
 		refund("R2", "d1", phoneB, treasury.Excessive)
 
 		blocked := func(phone string) bool {
@@ -916,4 +912,13 @@ func TestMigrationBlocksProhibitedRefunds(t *testing.T) {
 			t.Error("an excessive refund's number is blocked after the migration")
 		}
 	})
+}
+
+// put writes a treasury change in one transaction of the number's.
+func put(t *testing.T, db *storage.DB, phone string, c treasury.Change) {
+	t.Helper()
+	err := db.Treasury().Update(context.Background(), phone, func(tx treasury.Tx) error { return tx.Apply(context.Background(), c) })
+	if err != nil {
+		t.Fatal(err)
+	}
 }

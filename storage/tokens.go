@@ -28,7 +28,7 @@ const tokenColumns = `id, name, role, created_at, revoked_at`
 // CreateToken stores a token by the hash of its secret, and logs the
 // action as actor in the same transaction.
 func (db *DB) CreateToken(ctx context.Context, t auth.Token, hash, actor string) error {
-	return db.inTx(ctx, func(tx *sqlx.Tx) error {
+	return db.inTx(ctx, "", func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO api_tokens (id, name, role, hash, created_at) VALUES (?, ?, ?, ?, ?)`),
 			t.ID, t.Name, string(t.Role), hash, stamp(t.CreatedAt))
 		if err != nil {
@@ -67,7 +67,7 @@ func (db *DB) Tokens(ctx context.Context) ([]auth.Token, error) {
 // changes nothing; an unknown id is an error wrapping donation.ErrNotFound.
 func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, actor string) (auth.Token, error) {
 	var t auth.Token
-	err := db.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := db.inTx(ctx, "", func(tx *sqlx.Tx) error {
 		var r tokenRow
 		if err := tx.GetContext(ctx, &r, tx.Rebind(`SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`), id); err != nil {
 			return fmt.Errorf("token %s: %w", id, notFound(err))
@@ -83,20 +83,4 @@ func (db *DB) RevokeToken(ctx context.Context, id string, at time.Time, actor st
 		return logAction(ctx, tx, at, actor, "token.revoke", fmt.Sprintf("%s %q", t.ID, t.Name))
 	})
 	return t, err
-}
-
-// inTx runs fn in one transaction, committed when fn returns nil.
-func (db *DB) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,17 +13,30 @@ import (
 	"github.com/shortcode/shortcode/donation/treasury"
 )
 
-var _ treasury.Store = (*DB)(nil)
+var (
+	_ treasury.Store = Treasury{}
+	_ treasury.Tx    = (*treasuryTx)(nil)
+)
+
+// Treasury is db as donation/treasury's store: its Update runs treasury
+// transactions. The DB's own Update runs the conversation's.
+type Treasury struct{ *DB }
+
+// Treasury returns db as the treasury's store.
+func (db *DB) Treasury() Treasury { return Treasury{db} }
+
+// Update runs fn in one transaction and commits when fn returns nil; an
+// error from fn, or a panic, rolls back. A non-empty phone takes that
+// number's lock first, the lock of DB.Update. As there, fn must use only
+// the Tx it is given.
+func (t Treasury) Update(ctx context.Context, phone string, fn func(treasury.Tx) error) error {
+	return t.inTx(ctx, phone, func(stx *sqlx.Tx) error { return fn(&treasuryTx{tx: stx}) })
+}
 
 // Donation returns one donation by id, or an error wrapping
 // donation.ErrNotFound.
 func (db *DB) Donation(ctx context.Context, id string) (donation.Donation, error) {
-	var r donationRow
-	err := db.db.GetContext(ctx, &r, db.rebind(`SELECT `+donationColumns+` FROM donations WHERE id = ?`), id)
-	if err != nil {
-		return donation.Donation{}, fmt.Errorf("donation %s: %w", id, notFound(err))
-	}
-	return r.donation(), nil
+	return getDonation(ctx, db.db, id)
 }
 
 // Committee returns a committee's configuration, or an error wrapping
@@ -41,97 +53,203 @@ func (db *DB) Committee(ctx context.Context, id string) (compliance.Committee, e
 	return c, nil
 }
 
-// inPhoneTx runs fn in a transaction holding the phone number's lock, the
-// same lock as Update, so that refunds serialise with the conversation.
-func (db *DB) inPhoneTx(ctx context.Context, phone string, fn func(*sqlx.Tx) error) error {
-	stx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = stx.Rollback() }() // no-op after Commit
-	if err := db.lockPhone(ctx, stx, phone); err != nil {
-		return fmt.Errorf("lock: %w", err)
-	}
-	if err := fn(stx); err != nil {
-		return err
-	}
-	return stx.Commit()
+// treasuryTx is treasury.Tx over one transaction of Treasury.Update.
+type treasuryTx struct {
+	tx *sqlx.Tx
 }
 
-func execIn(ctx context.Context, stx *sqlx.Tx, q string, args ...any) (int64, error) {
-	res, err := stx.ExecContext(ctx, stx.Rebind(q), args...)
+func (t *treasuryTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, t.tx.Rebind(q), args...)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// BeginRefund records r as posted after check approves its donation, read
-// under the donor's lock; a live refund of the donation fails with
-// treasury.ErrRefundInProgress. A prohibited source is blocklisted for the
-// committee in the same transaction: the source is known now, whatever
-// becomes of the refund (refused, unknown, never posted after a crash).
-func (db *DB) BeginRefund(ctx context.Context, r treasury.Refund, check func(donation.Donation) error) error {
-	return db.inPhoneTx(ctx, r.Phone, func(stx *sqlx.Tx) error {
-		var dr donationRow
-		if err := stx.GetContext(ctx, &dr, stx.Rebind(`SELECT `+donationColumns+` FROM donations WHERE id = ?`), r.DonationID); err != nil {
-			return fmt.Errorf("donation %s: %w", r.DonationID, notFound(err))
-		}
-		if err := check(dr.donation()); err != nil {
-			return err
-		}
-		var live int
-		if err := stx.GetContext(ctx, &live, stx.Rebind(`SELECT COUNT(*) FROM refunds WHERE donation_id = ? AND status <> ?`),
-			r.DonationID, string(treasury.Refused)); err != nil {
-			return err
-		}
-		if live > 0 {
-			return fmt.Errorf("donation %s: %w", r.DonationID, treasury.ErrRefundInProgress)
-		}
-		_, err := execIn(ctx, stx, `INSERT INTO refunds (id, donation_id, phone, committee_id, carrier, amount, reason,
-				status, correlator, requested_at, discovered_at, deadline, attempts, next_attempt_at,
-				server_ref, decline_code, decline_reason, finished_at, actor)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, r.DonationID, r.Phone, r.CommitteeID, r.Carrier, r.Amount, string(r.Reason),
-			string(r.Status), r.Correlator, stamp(r.RequestedAt), stamp(r.DiscoveredAt), stamp(r.Deadline),
-			r.Attempts, stamp(r.NextAttemptAt), r.ServerRef, r.DeclineCode, r.DeclineReason, stamp(r.FinishedAt), r.Actor)
-		if err != nil || r.Reason != treasury.Prohibited {
-			return err
-		}
-		_, err = execIn(ctx, stx, `INSERT INTO blocklist (committee_id, phone, reason, source, at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (committee_id, phone) DO NOTHING`,
-			r.CommitteeID, r.Phone, "prohibited source", "refund "+r.ID, stamp(r.RequestedAt))
-		return err
-	})
+// Donation returns one donation by id, or an error wrapping
+// donation.ErrNotFound.
+func (t *treasuryTx) Donation(ctx context.Context, id string) (donation.Donation, error) {
+	return getDonation(ctx, t.tx, id)
 }
 
-// FinishRefund records a posted refund's final status. A refunded one marks
-// the donation refunded: it then counts nothing against the caps.
-func (db *DB) FinishRefund(ctx context.Context, r treasury.Refund) error {
-	return db.inPhoneTx(ctx, r.Phone, func(stx *sqlx.Tx) error {
-		n, err := execIn(ctx, stx, `UPDATE refunds SET status = ?, server_ref = ?, decline_code = ?, decline_reason = ?,
-				finished_at = ?, attempts = ? WHERE id = ? AND status = ?`,
-			string(r.Status), r.ServerRef, r.DeclineCode, r.DeclineReason, stamp(r.FinishedAt), r.Attempts,
-			r.ID, string(treasury.Posted))
+// Refund returns one refund by id, or an error wrapping donation.ErrNotFound.
+func (t *treasuryTx) Refund(ctx context.Context, id string) (treasury.Refund, error) {
+	rs, err := selectRefunds(ctx, t.tx, `id = ?`, id)
+	switch {
+	case err != nil:
+		return treasury.Refund{}, fmt.Errorf("refund %s: %w", id, err)
+	case len(rs) == 0:
+		return treasury.Refund{}, fmt.Errorf("refund %s: %w", id, donation.ErrNotFound)
+	}
+	return rs[0], nil
+}
+
+// RefundsOf returns a donation's refunds, oldest first.
+func (t *treasuryTx) RefundsOf(ctx context.Context, donationID string) ([]treasury.Refund, error) {
+	rs, err := selectRefunds(ctx, t.tx, `donation_id = ? ORDER BY requested_at, id`, donationID)
+	if err != nil {
+		return nil, fmt.Errorf("refunds of %s: %w", donationID, err)
+	}
+	return rs, nil
+}
+
+// Imported tells whether the settlement file with this SHA-256 was imported.
+func (t *treasuryTx) Imported(ctx context.Context, sha256 string) (bool, error) {
+	var n int
+	if err := t.tx.GetContext(ctx, &n, t.tx.Rebind(`SELECT COUNT(*) FROM settlement_files WHERE sha256 = ?`), sha256); err != nil {
+		return false, fmt.Errorf("settlement file %s: %w", sha256, err)
+	}
+	return n > 0, nil
+}
+
+// Settled tells whether an imported line settled the server reference
+// cleanly.
+func (t *treasuryTx) Settled(ctx context.Context, carrier, serverRef string) (bool, error) {
+	var n int
+	if err := t.tx.GetContext(ctx, &n, t.tx.Rebind(`SELECT COUNT(*) FROM settlement_lines
+		WHERE carrier = ? AND server_ref = ? AND problem = ''`), carrier, serverRef); err != nil {
+		return false, fmt.Errorf("settled %s: %w", serverRef, err)
+	}
+	return n > 0, nil
+}
+
+// Unforwarded returns a committee's completed, unrefunded contributions
+// not yet forwarded ("" for all), oldest receipt first.
+func (t *treasuryTx) Unforwarded(ctx context.Context, committeeID string) ([]donation.Donation, error) {
+	return unforwarded(ctx, t.tx, committeeID)
+}
+
+// BlockEntry returns a number's entry on a blocklist, or an error wrapping
+// donation.ErrNotFound.
+func (t *treasuryTx) BlockEntry(ctx context.Context, committeeID, phone string) (treasury.Block, error) {
+	bs, err := selectBlocks(ctx, t.tx, `committee_id = ? AND phone = ?`, committeeID, phone)
+	switch {
+	case err != nil:
+		return treasury.Block{}, err
+	case len(bs) == 0:
+		return treasury.Block{}, donation.ErrNotFound
+	}
+	return bs[0], nil
+}
+
+// Apply writes a treasury step's change, its action-log row included.
+func (t *treasuryTx) Apply(ctx context.Context, c treasury.Change) error {
+	if r := c.Refund; r != nil {
+		if err := t.putRefund(ctx, *r); err != nil {
+			return fmt.Errorf("refund %s: %w", r.ID, err)
+		}
+		if c.Refunded {
+			if _, err := t.exec(ctx, `UPDATE donations SET refunded_at = ? WHERE id = ?`, stamp(r.FinishedAt), r.DonationID); err != nil {
+				return fmt.Errorf("donation %s: refunded: %w", r.DonationID, err)
+			}
+		}
+	}
+	if b := c.Block; b != nil {
+		if _, err := t.exec(ctx, `INSERT INTO blocklist (committee_id, phone, reason, source, at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (committee_id, phone) DO NOTHING`,
+			b.CommitteeID, b.Phone, b.Reason, b.Source, stamp(b.At)); err != nil {
+			return fmt.Errorf("block %s: %w", compliance.MaskPhone(b.Phone), err)
+		}
+	}
+	if b := c.Unblock; b != nil {
+		if _, err := t.exec(ctx, `DELETE FROM blocklist WHERE committee_id = ? AND phone = ?`, b.CommitteeID, b.Phone); err != nil {
+			return fmt.Errorf("unblock %s: %w", compliance.MaskPhone(b.Phone), err)
+		}
+	}
+	if imp := c.Import; imp != nil {
+		if err := t.putImport(ctx, *imp); err != nil {
+			return fmt.Errorf("settlement %s: %w", imp.Report.File, err)
+		}
+	}
+	if f := c.Forward; f != nil {
+		if err := t.putForward(ctx, *f, c.Forwarded); err != nil {
+			return fmt.Errorf("forward %s: %w", f.ID, err)
+		}
+	}
+	if a := c.Action; a != nil {
+		return logAction(ctx, t.tx, a.At, a.Actor, a.Action, a.Detail)
+	}
+	return nil
+}
+
+// putRefund inserts a refund or updates what changes as it moves on.
+func (t *treasuryTx) putRefund(ctx context.Context, r treasury.Refund) error {
+	_, err := t.exec(ctx, `INSERT INTO refunds (id, donation_id, phone, committee_id, carrier, amount, reason,
+			status, correlator, requested_at, discovered_at, deadline, attempts, next_attempt_at,
+			server_ref, decline_code, decline_reason, finished_at, actor)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			status = excluded.status,
+			attempts = excluded.attempts,
+			next_attempt_at = excluded.next_attempt_at,
+			server_ref = excluded.server_ref,
+			decline_code = excluded.decline_code,
+			decline_reason = excluded.decline_reason,
+			finished_at = excluded.finished_at`,
+		r.ID, r.DonationID, r.Phone, r.CommitteeID, r.Carrier, r.Amount, string(r.Reason),
+		string(r.Status), r.Correlator, stamp(r.RequestedAt), stamp(r.DiscoveredAt), stamp(r.Deadline),
+		r.Attempts, stamp(r.NextAttemptAt), r.ServerRef, r.DeclineCode, r.DeclineReason, stamp(r.FinishedAt), r.Actor)
+	return err
+}
+
+// putImport stores a settlement file, each of its lines with its verdict,
+// and the remittances. A file imported by a transaction that committed
+// meanwhile is a conflict, and nothing is written.
+func (t *treasuryTx) putImport(ctx context.Context, imp treasury.Import) error {
+	rep := imp.Report
+	n, err := t.exec(ctx, `INSERT INTO settlement_files (sha256, carrier, name, lines, imported_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`, rep.SHA256, rep.Carrier, rep.File, len(rep.Lines), stamp(imp.At))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("imported meanwhile: %w", donation.ErrConflict)
+	}
+	for _, l := range rep.Lines {
+		if _, err := t.exec(ctx, `INSERT INTO settlement_lines (file_sha256, line_no, carrier, server_ref, reference,
+				charged_at, gross, carrier_fee, net, status, donation_id, refund_id, problem)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			rep.SHA256, l.No, rep.Carrier, l.ServerRef, l.Reference, stamp(l.ChargedAt), l.Gross, l.CarrierFee, l.Net,
+			l.Status, l.DonationID, l.RefundID, l.Problem); err != nil {
+			return fmt.Errorf("line %d: %w", l.No, err)
+		}
+	}
+	for _, r := range imp.Remittances {
+		if _, err := t.exec(ctx, `UPDATE donations SET remitted_at = ?, remitted_net = ?, carrier_fee = ? WHERE id = ?`,
+			stamp(r.At), r.Net, r.CarrierFee, r.DonationID); err != nil {
+			return fmt.Errorf("remittance of %s: %w", r.DonationID, err)
+		}
+	}
+	return nil
+}
+
+// forwardBatch bounds the ids of one UPDATE, well under the drivers'
+// limits on parameters.
+const forwardBatch = 500
+
+// putForward marks the contributions ids forwarded by f and stores f. One
+// of them forwarded by a transaction that committed meanwhile is a
+// conflict.
+func (t *treasuryTx) putForward(ctx context.Context, f treasury.Forward, ids []string) error {
+	var changed int64
+	for start := 0; start < len(ids); start += forwardBatch {
+		batch := ids[start:min(start+forwardBatch, len(ids))]
+		q, args, err := sqlx.In(`UPDATE donations SET forward_id = ? WHERE forward_id = '' AND id IN (?)`, f.ID, batch)
 		if err != nil {
 			return err
 		}
-		if n == 0 || r.Status != treasury.Refunded {
-			return nil // recorded already, by another attempt; or refused
+		n, err := t.exec(ctx, q, args...)
+		if err != nil {
+			return err
 		}
-		_, err = execIn(ctx, stx, `UPDATE donations SET refunded_at = ? WHERE id = ?`, stamp(r.FinishedAt), r.DonationID)
-		return err
-	})
-}
-
-// RetryRefund counts an attempt with an unknown outcome.
-func (db *DB) RetryRefund(ctx context.Context, id string, attempts int, next time.Time) error {
-	_, err := db.db.ExecContext(ctx, db.rebind(`UPDATE refunds SET attempts = ?, next_attempt_at = ? WHERE id = ? AND status = ?`),
-		attempts, stamp(next), id, string(treasury.Posted))
-	if err != nil {
-		return fmt.Errorf("refund %s: retry: %w", id, err)
+		changed += n
 	}
-	return nil
+	if changed != int64(len(ids)) {
+		return fmt.Errorf("%d of %d contributions forwarded meanwhile: %w", int64(len(ids))-changed, len(ids), donation.ErrConflict)
+	}
+	_, err := t.exec(ctx, `INSERT INTO forwards (id, committee_id, amount, count, through, at, reference, actor)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, f.ID, f.CommitteeID, f.Amount, f.Count, stamp(f.Through), stamp(f.At), f.Reference, f.Actor)
+	return err
 }
 
 const refundColumns = `id, donation_id, phone, committee_id, carrier, amount, reason, status, correlator,
@@ -171,9 +289,10 @@ func (r refundRow) refund() treasury.Refund {
 	}
 }
 
-func (db *DB) refunds(ctx context.Context, q sqlx.QueryerContext, where string, args ...any) ([]treasury.Refund, error) {
+// selectRefunds is the one query of refunds.
+func selectRefunds(ctx context.Context, q sqlx.ExtContext, where string, args ...any) ([]treasury.Refund, error) {
 	var rows []refundRow
-	if err := sqlx.SelectContext(ctx, q, &rows, db.rebind(`SELECT `+refundColumns+` FROM refunds WHERE `+where), args...); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT `+refundColumns+` FROM refunds WHERE `+where), args...); err != nil {
 		return nil, err
 	}
 	out := make([]treasury.Refund, 0, len(rows))
@@ -185,7 +304,7 @@ func (db *DB) refunds(ctx context.Context, q sqlx.QueryerContext, where string, 
 
 // PendingRefunds returns posted refunds due at now.
 func (db *DB) PendingRefunds(ctx context.Context, now time.Time) ([]treasury.Refund, error) {
-	rs, err := db.refunds(ctx, db.db, `status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id`, string(treasury.Posted), stamp(now))
+	rs, err := selectRefunds(ctx, db.db, `status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id`, string(treasury.Posted), stamp(now))
 	if err != nil {
 		return nil, fmt.Errorf("pending refunds: %w", err)
 	}
@@ -195,154 +314,91 @@ func (db *DB) PendingRefunds(ctx context.Context, now time.Time) ([]treasury.Ref
 // Refunds lists a committee's refunds ("" for all), oldest first.
 func (db *DB) Refunds(ctx context.Context, committeeID string) ([]treasury.Refund, error) {
 	where, args := committeeFilter(committeeID)
-	rs, err := db.refunds(ctx, db.db, where+` ORDER BY requested_at, id`, args...)
+	rs, err := selectRefunds(ctx, db.db, where+` ORDER BY requested_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("refunds: %w", err)
 	}
 	return rs, nil
 }
 
-// ImportSettlement stores every line of f with match's verdict, and records
-// remittance (date, net, the carrier's actual fee) for cleanly matched paid
-// lines, all in one transaction. A file imported before changes nothing.
-func (db *DB) ImportSettlement(ctx context.Context, f treasury.SettlementFile, now time.Time, match func(treasury.Line, *donation.Donation, *treasury.Refund, bool) string) (treasury.Report, error) {
-	rep := treasury.Report{File: f.Name, Carrier: f.Carrier, SHA256: f.SHA256}
-	stx, err := db.begin(ctx)
-	if err != nil {
-		return rep, err
-	}
-	defer func() { _ = stx.Rollback() }()
-	n, err := execIn(ctx, stx, `INSERT INTO settlement_files (sha256, carrier, name, lines, imported_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING`, f.SHA256, f.Carrier, f.Name, len(f.Lines), stamp(now))
-	if err != nil {
-		return rep, fmt.Errorf("settlement %s: %w", f.Name, err)
-	}
-	if n == 0 {
-		rep.AlreadyImported = true
-		return rep, nil
-	}
-	seen := map[string]bool{}
-	for _, l := range f.Lines {
-		var d *donation.Donation
-		var dr donationRow
-		err := stx.GetContext(ctx, &dr, stx.Rebind(`SELECT `+donationColumns+` FROM donations WHERE id = ?`), l.Reference)
-		if err == nil {
-			dd := dr.donation()
-			d = &dd
-		} else if !errors.Is(notFound(err), donation.ErrNotFound) {
-			return rep, fmt.Errorf("settlement %s line %d: %w", f.Name, l.No, err)
-		}
-		var r *treasury.Refund
-		rs, err := db.refunds(ctx, stx, `id = ?`, l.Reference)
-		if err != nil {
-			return rep, fmt.Errorf("settlement %s line %d: %w", f.Name, l.No, err)
-		}
-		if len(rs) == 1 {
-			r = &rs[0]
-		}
-		var before int
-		if err := stx.GetContext(ctx, &before, stx.Rebind(`SELECT COUNT(*) FROM settlement_lines
-			WHERE carrier = ? AND server_ref = ? AND problem = ''`), f.Carrier, l.ServerRef); err != nil {
-			return rep, fmt.Errorf("settlement %s line %d: %w", f.Name, l.No, err)
-		}
-		problem := match(l, d, r, before > 0 || seen[l.ServerRef])
-		res := treasury.LineResult{Line: l, Problem: problem}
-		if d != nil {
-			res.DonationID = d.ID
-		}
-		if r != nil {
-			res.RefundID = r.ID
-		}
-		if _, err := execIn(ctx, stx, `INSERT INTO settlement_lines (file_sha256, line_no, carrier, server_ref, reference,
-				charged_at, gross, carrier_fee, net, status, donation_id, refund_id, problem)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.SHA256, l.No, f.Carrier, l.ServerRef, l.Reference, stamp(l.ChargedAt), l.Gross, l.CarrierFee, l.Net,
-			l.Status, res.DonationID, res.RefundID, problem); err != nil {
-			return rep, fmt.Errorf("settlement %s line %d: %w", f.Name, l.No, err)
-		}
-		rep.Lines = append(rep.Lines, res)
-		if problem != "" {
-			rep.Problems++
-			continue
-		}
-		rep.Matched++
-		seen[l.ServerRef] = true
-		if l.Status == treasury.Paid {
-			rep.Remitted += l.Net
-			if d != nil {
-				if _, err := execIn(ctx, stx, `UPDATE donations SET remitted_at = ?, remitted_net = ?, carrier_fee = ? WHERE id = ?`,
-					stamp(now), l.Net, l.CarrierFee, d.ID); err != nil {
-					return rep, fmt.Errorf("settlement %s line %d: %w", f.Name, l.No, err)
-				}
-			}
-		}
-	}
-	if err := stx.Commit(); err != nil {
-		return rep, fmt.Errorf("settlement %s: commit: %w", f.Name, err)
-	}
-	return rep, nil
-}
-
-// unforwarded is the condition of contributions not yet forwarded.
-const unforwarded = `status = 'completed' AND refunded_at IS NULL AND forward_id = ''`
-
-// RecordForward marks a committee's unforwarded contributions received
-// before f.Through as forwarded by f, in one transaction.
-func (db *DB) RecordForward(ctx context.Context, f treasury.Forward, check func(treasury.Forward) error) (treasury.Forward, error) {
-	stx, err := db.begin(ctx)
-	if err != nil {
-		return f, err
-	}
-	defer func() { _ = stx.Rollback() }()
-	var sum struct {
-		Count  int   `db:"n"`
-		Amount int64 `db:"total"`
-	}
-	where := `committee_id = ? AND received_at < ? AND ` + unforwarded
-	if err := stx.GetContext(ctx, &sum, stx.Rebind(`SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM donations WHERE `+where),
-		f.CommitteeID, stamp(f.Through)); err != nil {
-		return f, fmt.Errorf("forward: %w", err)
-	}
-	f.Count, f.Amount = sum.Count, sum.Amount
-	if err := check(f); err != nil {
-		return f, err
-	}
-	n, err := execIn(ctx, stx, `UPDATE donations SET forward_id = ? WHERE `+where, f.ID, f.CommitteeID, stamp(f.Through))
-	if err != nil {
-		return f, fmt.Errorf("forward: %w", err)
-	}
-	if n != int64(f.Count) {
-		return f, fmt.Errorf("forward: %d contributions changed while recording %d; nothing recorded", n, f.Count)
-	}
-	if _, err := execIn(ctx, stx, `INSERT INTO forwards (id, committee_id, amount, count, through, at, reference, actor)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, f.ID, f.CommitteeID, f.Amount, f.Count, stamp(f.Through), stamp(f.At), f.Reference, f.Actor); err != nil {
-		return f, fmt.Errorf("forward: %w", err)
-	}
-	if err := stx.Commit(); err != nil {
-		return f, fmt.Errorf("forward: commit: %w", err)
-	}
-	return f, nil
-}
-
 // Unforwarded returns completed, unrefunded contributions not yet forwarded,
-// of one committee or ("" ) all, oldest receipt first.
+// of one committee or ("") all, oldest receipt first.
 func (db *DB) Unforwarded(ctx context.Context, committeeID string) ([]donation.Donation, error) {
+	return unforwarded(ctx, db.db, committeeID)
+}
+
+func unforwarded(ctx context.Context, q sqlx.ExtContext, committeeID string) ([]donation.Donation, error) {
 	where, args := committeeFilter(committeeID)
-	ds, err := db.donations(ctx, where+` AND `+unforwarded+` ORDER BY received_at, id`, args...)
+	ds, err := selectDonations(ctx, q, where+` AND status = 'completed' AND refunded_at IS NULL AND forward_id = ''
+		ORDER BY received_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("unforwarded contributions: %w", err)
 	}
 	return ds, nil
 }
 
-// LogAction appends to the action log.
-func (db *DB) LogAction(ctx context.Context, at time.Time, actor, action, detail string) error {
-	_, err := db.db.ExecContext(ctx, db.rebind(`INSERT INTO actions (id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)`),
-		orderedID(nanosOf(at), 0), stamp(at), actor, action, detail)
-	if err != nil {
-		return fmt.Errorf("log action %s: %w", action, err)
+// Forwards lists a committee's forwards ("" for all), oldest first.
+func (db *DB) Forwards(ctx context.Context, committeeID string) ([]treasury.Forward, error) {
+	var rows []struct {
+		ID          string `db:"id"`
+		CommitteeID string `db:"committee_id"`
+		Amount      int64  `db:"amount"`
+		Count       int    `db:"count"`
+		Through     stamp  `db:"through"`
+		At          stamp  `db:"at"`
+		Reference   string `db:"reference"`
+		Actor       string `db:"actor"`
 	}
-	return nil
+	where, args := committeeFilter(committeeID)
+	if err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT id, committee_id, amount, count, through, at, reference, actor
+		FROM forwards WHERE `+where+` ORDER BY at, id`), args...); err != nil {
+		return nil, fmt.Errorf("forwards: %w", err)
+	}
+	out := make([]treasury.Forward, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, treasury.Forward{ID: r.ID, CommitteeID: r.CommitteeID, Amount: r.Amount, Count: r.Count,
+			Through: time.Time(r.Through), At: time.Time(r.At), Reference: r.Reference, Actor: r.Actor})
+	}
+	return out, nil
+}
+
+// Settlements lists the imported settlement files, oldest first, with
+// what their lines recorded.
+func (db *DB) Settlements(ctx context.Context) ([]treasury.Settlement, error) {
+	var rows []struct {
+		SHA256     string `db:"sha256"`
+		Carrier    string `db:"carrier"`
+		Name       string `db:"name"`
+		Lines      int    `db:"lines"`
+		ImportedAt stamp  `db:"imported_at"`
+		Matched    int    `db:"matched"`
+		Remitted   int64  `db:"remitted"`
+	}
+	// What each line's verdict was is stored with it: counting them here
+	// only reads what the import decided.
+	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT f.sha256, f.carrier, f.name, f.lines, f.imported_at,
+			COUNT(l.line_no) AS matched, COALESCE(SUM(CASE WHEN l.status = ? THEN l.net ELSE 0 END), 0) AS remitted
+		FROM settlement_files f LEFT JOIN settlement_lines l ON l.file_sha256 = f.sha256 AND l.problem = ''
+		GROUP BY f.sha256, f.carrier, f.name, f.lines, f.imported_at
+		ORDER BY f.imported_at, f.sha256`), treasury.Paid)
+	if err != nil {
+		return nil, fmt.Errorf("settlements: %w", err)
+	}
+	out := make([]treasury.Settlement, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, treasury.Settlement{SHA256: r.SHA256, Carrier: r.Carrier, Name: r.Name, Lines: r.Lines,
+			ImportedAt: time.Time(r.ImportedAt), Matched: r.Matched, Problems: r.Lines - r.Matched, Remitted: r.Remitted})
+	}
+	return out, nil
+}
+
+// LogAction appends to the action log in a transaction of its own.
+//
+// Deprecated: a change and its action-log row belong in one transaction
+// (logAction); this remains for the program command until it goes through
+// the API.
+func (db *DB) LogAction(ctx context.Context, at time.Time, actor, action, detail string) error {
+	return db.inTx(ctx, "", func(stx *sqlx.Tx) error { return logAction(ctx, stx, at, actor, action, detail) })
 }
 
 // committeeFilter selects one committee's rows, or every row for "".

@@ -27,9 +27,21 @@ func (db *DB) Update(ctx context.Context, phone string, fn func(donation.Tx) err
 	if phone == "" {
 		return errors.New("update: empty phone number")
 	}
+	return db.inTx(ctx, phone, func(stx *sqlx.Tx) error { return fn(&tx{tx: stx}) })
+}
+
+// inTx is the one way storage changes anything: it runs fn in one
+// transaction and commits when fn returns nil; an error from fn, or a
+// panic, rolls back. A non-empty phone takes that number's lock first (see
+// Update), so that the change serialises with every other one for it.
+func (db *DB) inTx(ctx context.Context, phone string, fn func(*sqlx.Tx) error) error {
+	who := "transaction"
+	if phone != "" {
+		who = "update " + compliance.MaskPhone(phone)
+	}
 	stx, err := db.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("update %s: begin: %w", compliance.MaskPhone(phone), err)
+		return fmt.Errorf("%s: begin: %w", who, err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -37,18 +49,20 @@ func (db *DB) Update(ctx context.Context, phone string, fn func(donation.Tx) err
 			panic(p)
 		}
 	}()
-	if err := db.lockPhone(ctx, stx, phone); err != nil {
-		_ = stx.Rollback()
-		return fmt.Errorf("update %s: lock: %w", compliance.MaskPhone(phone), err)
+	if phone != "" {
+		if err := db.lockPhone(ctx, stx, phone); err != nil {
+			_ = stx.Rollback()
+			return fmt.Errorf("%s: lock: %w", who, err)
+		}
 	}
-	if err := fn(&tx{tx: stx}); err != nil {
+	if err := fn(stx); err != nil {
 		if rerr := stx.Rollback(); rerr != nil {
-			return errors.Join(err, fmt.Errorf("update %s: rollback: %w", compliance.MaskPhone(phone), rerr))
+			return errors.Join(err, fmt.Errorf("%s: rollback: %w", who, rerr))
 		}
 		return err
 	}
 	if err := stx.Commit(); err != nil {
-		return fmt.Errorf("update %s: commit: %w", compliance.MaskPhone(phone), err)
+		return fmt.Errorf("%s: commit: %w", who, err)
 	}
 	return nil
 }
@@ -153,12 +167,7 @@ func (t *tx) Subscriber(ctx context.Context, phone, shortCode string) (donation.
 // Donation returns one donation by id, or an error wrapping
 // donation.ErrNotFound.
 func (t *tx) Donation(ctx context.Context, id string) (donation.Donation, error) {
-	var r donationRow
-	err := t.tx.GetContext(ctx, &r, t.tx.Rebind(`SELECT `+donationColumns+` FROM donations WHERE id = ?`), id)
-	if err != nil {
-		return donation.Donation{}, fmt.Errorf("donation %s: %w", id, notFound(err))
-	}
-	return r.donation(), nil
+	return getDonation(ctx, t.tx, id)
 }
 
 // Blocked tells whether a number is on the committee's blocklist or the
@@ -391,7 +400,8 @@ func (t *tx) putConsent(ctx context.Context, c donation.ConsentEvent) error {
 const donationColumns = `id, program_id, committee_id, phone, short_code, amount, status,
 	created_at, reserved_at, received_at, certified_at, expires_at, pin_hash, pin_tries, token,
 	charge_posted_at, correlator, server_ref, decline_reason, finished_at,
-	carrier, charge_attempts, next_charge_at, decline_code, carrier_fee, aggregator_fee, refunded_at`
+	carrier, charge_attempts, next_charge_at, decline_code, carrier_fee, aggregator_fee, refunded_at,
+	remitted_at, remitted_net, forward_id`
 
 // donationRow is a row of donations.
 type donationRow struct {
@@ -422,6 +432,44 @@ type donationRow struct {
 	CarrierFee     int64  `db:"carrier_fee"`
 	AggregatorFee  int64  `db:"aggregator_fee"`
 	RefundedAt     stamp  `db:"refunded_at"`
+	// Written by the treasury only, and not part of donation.Donation.
+	RemittedAt  stamp  `db:"remitted_at"`
+	RemittedNet int64  `db:"remitted_net"`
+	ForwardID   string `db:"forward_id"`
+}
+
+// donationRows is the one query of donations: every read of a donation,
+// in a transaction or not, goes through it.
+func donationRows(ctx context.Context, q sqlx.ExtContext, where string, args ...any) ([]donationRow, error) {
+	var rows []donationRow
+	err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT `+donationColumns+` FROM donations WHERE `+where), args...)
+	return rows, err
+}
+
+// selectDonations returns the donations where says.
+func selectDonations(ctx context.Context, q sqlx.ExtContext, where string, args ...any) ([]donation.Donation, error) {
+	rows, err := donationRows(ctx, q, where, args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]donation.Donation, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.donation())
+	}
+	return out, nil
+}
+
+// getDonation returns one donation by id, or an error wrapping
+// donation.ErrNotFound.
+func getDonation(ctx context.Context, q sqlx.ExtContext, id string) (donation.Donation, error) {
+	ds, err := selectDonations(ctx, q, `id = ?`, id)
+	switch {
+	case err != nil:
+		return donation.Donation{}, fmt.Errorf("donation %s: %w", id, err)
+	case len(ds) == 0:
+		return donation.Donation{}, fmt.Errorf("donation %s: %w", id, donation.ErrNotFound)
+	}
+	return ds[0], nil
 }
 
 func (r donationRow) donation() donation.Donation {

@@ -250,6 +250,9 @@ func (m *Main) Start(ctx context.Context) error {
 		MOs: svc, Statuses: db, Log: m.Log})
 	hs.TokenRoutes(db, func() time.Time { return time.Now().UTC() }, nil)
 	hs.ProgramRoutes(&program.Service{Store: db, Clock: donation.SystemClock{}})
+	refunds := &treasury.Service{Store: db.Treasury(), Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
+	hs.TreasuryRoutes(refunds, db, func() time.Time { return time.Now().UTC() })
+	hs.ActionRoutes(db)
 	r := hs.Handler()
 	m.srv, ln = httpserver.NewHTTPServer(r, ln, m.Limits)
 	m.goServe(m.srv, ln)
@@ -261,7 +264,6 @@ func (m *Main) Start(ctx context.Context) error {
 		defer m.wg.Done()
 		svc.Run(wctx)
 	}()
-	refunds := &treasury.Service{Store: db, Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
 	go func() {
 		defer m.wg.Done()
 		every(wctx, 5*time.Second, func() {

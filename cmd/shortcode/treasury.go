@@ -59,7 +59,7 @@ func (t *treasurer) open(ctx context.Context) (*storage.DB, *treasury.Service, e
 		db.Close()
 		return nil, nil, err
 	}
-	return db, &treasury.Service{Store: db, Carriers: router, Clock: donation.SystemClock{}}, nil
+	return db, &treasury.Service{Store: db.Treasury(), Carriers: router, Clock: donation.SystemClock{}}, nil
 }
 
 // parseDate reads a YYYY-MM-DD date; "" is the zero time.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
 )
 
@@ -32,6 +33,10 @@ type Problem struct {
 	RequestID string `json:"request_id,omitempty"`
 }
 
+// maskedPath is the request's path with whatever looks like a phone number
+// masked (a blocklist entry's path names one), for logs and problems.
+func maskedPath(r *http.Request) string { return compliance.MaskPhones(r.URL.Path) }
+
 // writeError answers err as a problem. Internal errors are logged and
 // answered without their text, which may hold details for operators only.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -46,10 +51,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p := Problem{
 		Type: "about:blank", Title: http.StatusText(status), Status: status, Kind: kind.String(),
-		Instance: r.URL.Path, RequestID: requestID(r.Context()),
+		Instance: maskedPath(r), RequestID: requestID(r.Context()),
 	}
 	if status >= 500 {
-		s.log().Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", p.RequestID, "kind", kind.String(), "err", err)
+		s.log().Error("request failed", "method", r.Method, "path", maskedPath(r), "request_id", p.RequestID, "kind", kind.String(), "err", err)
 		if kind == donation.Unavailable {
 			p.Detail = "temporarily unavailable; try again"
 		}

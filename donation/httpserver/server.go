@@ -61,7 +61,7 @@ func New(log *slog.Logger, tokens Tokens, ready func(context.Context) error, ver
 	s := &Server{Log: log, Tokens: tokens, Ready: ready, Version: version, router: mux.NewRouter()}
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.methodNotAllowed)
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, fmt.Errorf("no route %s: %w", r.URL.Path, donation.ErrNotFound))
+		s.writeError(w, r, fmt.Errorf("no route %s: %w", maskedPath(r), donation.ErrNotFound))
 	})
 	s.router.Use(s.withRequestID, s.recoverPanics)
 	s.Route(http.MethodGet, "/healthz", nil, s.healthz)
@@ -103,17 +103,23 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Route adds a route: method and path (gorilla/mux patterns), the roles
 // allowed (none: no token needed) and the handler. GET routes answer HEAD
-// too.
+// too. Request bodies are limited to DefaultMaxBody.
 func (s *Server) Route(method, path string, roles []auth.Role, h HandlerFunc) {
+	s.RouteMax(method, path, roles, DefaultMaxBody, h)
+}
+
+// RouteMax is Route for a route whose request bodies may reach maxBody
+// bytes, such as a file upload.
+func (s *Server) RouteMax(method, path string, roles []auth.Role, maxBody int64, h HandlerFunc) {
 	methods := []string{method}
 	if method == http.MethodGet {
 		methods = append(methods, http.MethodHead)
 	}
-	s.router.Handle(path, s.wrap(roles, h)).Methods(methods...)
+	s.router.Handle(path, s.wrap(roles, maxBody, h)).Methods(methods...)
 }
 
 // wrap puts authentication, the body limit and error answers around h.
-func (s *Server) wrap(roles []auth.Role, h HandlerFunc) http.Handler {
+func (s *Server) wrap(roles []auth.Role, maxBody int64, h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(roles) > 0 {
 			tok, err := s.authenticate(r, roles)
@@ -127,7 +133,7 @@ func (s *Server) wrap(roles []auth.Role, h HandlerFunc) http.Handler {
 			r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
 		}
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, DefaultMaxBody)
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
@@ -159,7 +165,7 @@ func (s *Server) authenticate(r *http.Request, roles []auth.Role) (auth.Token, e
 	scheme, secret, _ := strings.Cut(h, " ")
 	secret = strings.TrimSpace(secret)
 	refuse := func(reason string, err error, tok auth.Token) (auth.Token, error) {
-		s.log().Warn("API request refused", "reason", reason, "method", r.Method, "path", r.URL.Path,
+		s.log().Warn("API request refused", "reason", reason, "method", r.Method, "path", maskedPath(r),
 			"token", tok.ID, "remote", r.RemoteAddr, "request_id", requestID(r.Context()))
 		return auth.Token{}, err
 	}

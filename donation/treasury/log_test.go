@@ -22,7 +22,7 @@ import (
 func TestRefundLogged(t *testing.T) {
 	db := storagetest.Open(t, storage.SQLite)
 	var logs bytes.Buffer
-	svc := &treasury.Service{Store: db, Carriers: &donationtest.Carrier{Name: "SimMobile"},
+	svc := &treasury.Service{Store: db.Treasury(), Carriers: &donationtest.Carrier{Name: "SimMobile"},
 		Clock: donationtest.NewClock(received.Add(48 * time.Hour)), Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	phone := "+12125550100"
 	ds := seed(t, db, phone, donation.Completed)

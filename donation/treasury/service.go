@@ -17,48 +17,52 @@ import (
 
 // Store is the durable state the treasury needs. Storage implements it.
 type Store interface {
+	// Update runs fn in one transaction and commits when fn returns nil;
+	// an error from fn rolls everything back. A non-empty phone serialises
+	// it with every other change for that number, the conversation's
+	// included (donation.Store.Update takes the same lock).
+	Update(ctx context.Context, phone string, fn func(Tx) error) error
+
 	// Donation returns one donation, or an error wrapping donation.ErrNotFound.
 	Donation(ctx context.Context, id string) (donation.Donation, error)
-	// Committee returns a committee's configuration.
+	// Committee returns a committee's configuration, or an error wrapping
+	// donation.ErrNotFound.
 	Committee(ctx context.Context, id string) (compliance.Committee, error)
 	// Program returns one program.
 	Program(ctx context.Context, id string) (compliance.Program, error)
-
-	// BeginRefund records r as posted, serialised on the donor's number,
-	// after checking with check that the donation (read in the same
-	// transaction) may be refunded and that no live refund of it exists
-	// (ErrRefundInProgress). For a prohibited source it blocklists the
-	// number for the committee in the same transaction.
-	BeginRefund(ctx context.Context, r Refund, check func(donation.Donation) error) error
-	// FinishRefund records a refund's final status; a refunded one marks
-	// its donation refunded.
-	FinishRefund(ctx context.Context, r Refund) error
-	// RetryRefund schedules another attempt at a posted refund.
-	RetryRefund(ctx context.Context, id string, attempts int, next time.Time) error
 	// PendingRefunds returns posted refunds due at now.
 	PendingRefunds(ctx context.Context, now time.Time) ([]Refund, error)
-	// Refunds lists the refunds of a committee ("" for all), oldest first.
-	Refunds(ctx context.Context, committeeID string) ([]Refund, error)
-
-	// ImportSettlement stores every line of f with match's verdict on it,
-	// and records remittance for the cleanly matched paid lines, in one
-	// transaction; a file already imported changes nothing.
-	ImportSettlement(ctx context.Context, f SettlementFile, now time.Time, match func(Line, *donation.Donation, *Refund, bool) string) (Report, error)
-
-	// RecordForward marks every completed, unrefunded, unforwarded
-	// contribution of f.CommitteeID received through f.Through as forwarded
-	// by f, fills in f.Amount and f.Count, and stores f; check may refuse
-	// the total before anything is written.
-	RecordForward(ctx context.Context, f Forward, check func(Forward) error) (Forward, error)
 	// Unforwarded returns a committee's completed, unrefunded contributions
-	// not yet forwarded ("" for every committee).
+	// not yet forwarded ("" for every committee), oldest receipt first.
 	Unforwarded(ctx context.Context, committeeID string) ([]donation.Donation, error)
-
-	// LogAction appends a treasurer's or admin's action to the action log.
-	LogAction(ctx context.Context, at time.Time, actor, action, detail string) error
 }
 
-// Service runs refunds, settlement imports and forwarding.
+// Tx is one open transaction of Store.Update: it reads, and it writes
+// what the domain decided.
+type Tx interface {
+	// Donation returns one donation, or an error wrapping donation.ErrNotFound.
+	Donation(ctx context.Context, id string) (donation.Donation, error)
+	// Refund returns one refund, or an error wrapping donation.ErrNotFound.
+	Refund(ctx context.Context, id string) (Refund, error)
+	// RefundsOf returns the refunds of a donation, oldest first.
+	RefundsOf(ctx context.Context, donationID string) ([]Refund, error)
+	// Imported tells whether a settlement file with this SHA-256 was
+	// imported.
+	Imported(ctx context.Context, sha256 string) (bool, error)
+	// Settled tells whether a carrier's server reference was settled
+	// cleanly by an imported line.
+	Settled(ctx context.Context, carrier, serverRef string) (bool, error)
+	// Unforwarded is Store.Unforwarded inside the transaction.
+	Unforwarded(ctx context.Context, committeeID string) ([]donation.Donation, error)
+	// BlockEntry returns a number's entry on a committee's blocklist ("":
+	// the global one), or an error wrapping donation.ErrNotFound.
+	BlockEntry(ctx context.Context, committeeID, phone string) (Block, error)
+	// Apply writes c. A forward of a contribution forwarded meanwhile, or a
+	// settlement file imported meanwhile, fails with donation.ErrConflict.
+	Apply(ctx context.Context, c Change) error
+}
+
+// Service runs refunds, settlement imports, forwarding and the blocklist.
 type Service struct {
 	Store    Store
 	Carriers donation.Carriers
@@ -91,35 +95,35 @@ func (s *Service) log() *slog.Logger {
 // refunds.
 func (s *Service) Refund(ctx context.Context, donationID string, reason Reason, discovered time.Time, actor string) (Refund, error) {
 	if _, err := ParseReason(string(reason)); err != nil {
-		return Refund{}, err
+		return Refund{}, fmt.Errorf("refund %s: %w", donationID, err)
 	}
+	// The donation names the number to lock; it is read again under the lock.
 	d, err := s.Store.Donation(ctx, donationID)
 	if err != nil {
 		return Refund{}, fmt.Errorf("refund %s: %w", donationID, err)
 	}
-	if err := Refundable(d); err != nil {
-		return Refund{}, fmt.Errorf("refund: %w", err)
-	}
 	if _, err := s.Carriers.Biller(d.Carrier); err != nil {
-		return Refund{}, fmt.Errorf("refund %s: %w", donationID, err)
+		return Refund{}, fmt.Errorf("refund %s: %w: %w", donationID, donation.ErrConflict, err)
 	}
-	now := s.now()
-	if discovered.IsZero() {
-		discovered = now
-	}
-	id := "R" + randomHex(10)
-	r := Refund{
-		ID: id, DonationID: d.ID, Phone: d.Phone, CommitteeID: d.CommitteeID, Carrier: d.Carrier,
-		Amount: d.Amount, Reason: reason, Status: Posted, Correlator: id + "-1",
-		RequestedAt: now, DiscoveredAt: discovered, Deadline: RefundDeadline(reason, d.ReceivedAt, discovered),
-		NextAttemptAt: now, Actor: actor,
-	}
-	if err := s.Store.BeginRefund(ctx, r, Refundable); err != nil {
-		return Refund{}, fmt.Errorf("refund %s: %w", donationID, err)
-	}
-	detail := fmt.Sprintf("donation=%s refund=%s reason=%s amount=%s", d.ID, r.ID, reason, Dollars(d.Amount))
-	if err := s.Store.LogAction(ctx, now, actor, "refund", detail); err != nil {
-		return r, err
+	var r Refund
+	err = s.Store.Update(ctx, d.Phone, func(tx Tx) error {
+		d, err := tx.Donation(ctx, donationID)
+		if err != nil {
+			return err
+		}
+		earlier, err := tx.RefundsOf(ctx, donationID)
+		if err != nil {
+			return err
+		}
+		c, err := RequestRefund(d, earlier, reason, discovered, actor, "R"+randomHex(10), s.now())
+		if err != nil {
+			return err
+		}
+		r = *c.Refund
+		return tx.Apply(ctx, c)
+	})
+	if err != nil {
+		return Refund{}, fmt.Errorf("refund: %w", err)
 	}
 	return s.attempt(ctx, r)
 }
@@ -144,7 +148,8 @@ func (s *Service) RefundPending(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// attempt posts a refund to the carrier and records the outcome.
+// attempt posts a refund to the carrier, outside any transaction, and
+// records the outcome under the donor's lock.
 func (s *Service) attempt(ctx context.Context, r Refund) (Refund, error) {
 	d, err := s.Store.Donation(ctx, r.DonationID)
 	if err != nil {
@@ -163,26 +168,25 @@ func (s *Service) attempt(ctx context.Context, r Refund) (Refund, error) {
 			CommitteeID: p.Committee.ID, CommitteeName: p.Committee.Name,
 		})
 	}
-	switch {
-	case err == nil && out.Outcome == donation.Charged:
-		r.Status, r.ServerRef, r.FinishedAt = Refunded, out.ServerRef, s.now()
-	case err == nil && out.Outcome == donation.ChargeDeclined:
-		r.Status, r.DeclineCode, r.DeclineReason, r.FinishedAt = Refused, out.Code, out.Reason, s.now()
-	default:
-		r.Attempts++
-		base := s.Backoff
-		if base <= 0 {
-			base = time.Second
-		}
-		d := min(base<<min(r.Attempts-1, 12), 5*time.Minute)
-		r.NextAttemptAt = s.now().Add(d/2 + time.Duration(mrand.Int64N(int64(d/2)+1)))
-		s.log().Warn("refund outcome unknown; will try again", "refund", r.ID, "attempt", r.Attempts, "err", err)
-		if err := s.Store.RetryRefund(ctx, r.ID, r.Attempts, r.NextAttemptAt); err != nil {
-			return r, fmt.Errorf("refund %s: %w", r.ID, err)
-		}
-		return r, nil
+	known := err == nil && (out.Outcome == donation.Charged || out.Outcome == donation.ChargeDeclined)
+	if !known {
+		s.log().Warn("refund outcome unknown; will try again", "refund", r.ID, "phone", compliance.MaskPhone(r.Phone),
+			"attempt", r.Attempts+1, "err", err)
 	}
-	if err := s.Store.FinishRefund(ctx, r); err != nil {
+	retryAt := s.now().Add(s.backoff(r.Attempts + 1))
+	err = s.Store.Update(ctx, r.Phone, func(tx Tx) error {
+		stored, err := tx.Refund(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		var c Change
+		r, c = RefundOutcome(stored, out, known, s.now(), retryAt)
+		if c.Refund == nil {
+			return nil
+		}
+		return tx.Apply(ctx, c)
+	})
+	if err != nil {
 		return r, fmt.Errorf("refund %s: record outcome: %w", r.ID, err)
 	}
 	if r.Status == Refunded {
@@ -191,55 +195,95 @@ func (s *Service) attempt(ctx context.Context, r Refund) (Refund, error) {
 	return r, nil
 }
 
+// backoff is the wait before the attempt-th retry: doubling from Backoff
+// up to five minutes, with jitter so that refunds do not retry in step.
+func (s *Service) backoff(attempt int) time.Duration {
+	base := s.Backoff
+	if base <= 0 {
+		base = time.Second
+	}
+	d := min(base<<min(attempt-1, 12), 5*time.Minute)
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
 // ImportSettlement matches a parsed settlement file against our records
 // and stores it (SPEC §6.3): every line is kept, and each unmatched or
-// mismatched one is reported, never dropped.
+// mismatched one is reported, never dropped. A file imported before
+// changes nothing and is reported as such.
 func (s *Service) ImportSettlement(ctx context.Context, f SettlementFile, actor string) (Report, error) {
 	if _, err := s.Carriers.Fees(f.Carrier); err != nil {
-		return Report{}, fmt.Errorf("settlement %s: %w", f.Name, err)
+		return Report{}, fmt.Errorf("settlement %s: %w: %w", f.Name, donation.ErrInvalid, err)
 	}
-	now := s.now()
-	rep, err := s.Store.ImportSettlement(ctx, f, now, func(l Line, d *donation.Donation, r *Refund, settled bool) string {
-		return Match(l, f.Carrier, d, r, settled)
+	rep := Report{File: f.Name, Carrier: f.Carrier, SHA256: f.SHA256}
+	err := s.Store.Update(ctx, "", func(tx Tx) error {
+		done, err := tx.Imported(ctx, f.SHA256)
+		if err != nil || done {
+			rep.AlreadyImported = done
+			return err
+		}
+		ours := make([]Ours, len(f.Lines))
+		for i, l := range f.Lines {
+			if ours[i], err = s.ours(ctx, tx, f.Carrier, l); err != nil {
+				return fmt.Errorf("line %d: %w", l.No, err)
+			}
+		}
+		c := Reconcile(f, ours, actor, s.now())
+		rep = c.Import.Report
+		return tx.Apply(ctx, c)
 	})
 	if err != nil {
-		return rep, err
+		return Report{}, fmt.Errorf("settlement %s: %w", f.Name, err)
 	}
-	if !rep.AlreadyImported {
-		err = s.Store.LogAction(ctx, now, actor, "settle import", rep.Summary())
+	return rep, nil
+}
+
+// ours reads what we hold about a settlement line's reference.
+func (s *Service) ours(ctx context.Context, tx Tx, carrier string, l Line) (Ours, error) {
+	var o Ours
+	d, err := tx.Donation(ctx, l.Reference)
+	switch {
+	case err == nil:
+		o.Donation = &d
+	case !errors.Is(err, donation.ErrNotFound):
+		return o, err
 	}
-	return rep, err
+	r, err := tx.Refund(ctx, l.Reference)
+	switch {
+	case err == nil:
+		o.Refund = &r
+	case !errors.Is(err, donation.ErrNotFound):
+		return o, err
+	}
+	o.Settled, err = tx.Settled(ctx, carrier, l.ServerRef)
+	return o, err
 }
 
 // RecordForward records money forwarded to a committee: every contribution
-// received through the given day (in the committee's time zone) and not yet
-// forwarded. When amount is not nil it must equal their total, else nothing
-// is recorded.
+// received through the given day (in the committee's time zone; today when
+// zero) and not yet forwarded. When amount is not nil it must equal their
+// total, else nothing is recorded.
 func (s *Service) RecordForward(ctx context.Context, committeeID string, through time.Time, amount *int64, reference, actor string) (Forward, error) {
 	c, err := s.Store.Committee(ctx, committeeID)
 	if err != nil {
 		return Forward{}, fmt.Errorf("forward: %w", err)
 	}
-	if reference == "" {
-		return Forward{}, errors.New("forward: a reference (wire or check number) is required")
-	}
-	y, m, d := through.Date()
-	end := time.Date(y, m, d+1, 0, 0, 0, 0, c.Location()).UTC()
-	f := Forward{ID: "F" + randomHex(8), CommitteeID: committeeID, Through: end, At: s.now(), Reference: reference, Actor: actor}
-	f, err = s.Store.RecordForward(ctx, f, func(got Forward) error {
-		if got.Count == 0 {
-			return fmt.Errorf("forward: no unforwarded contributions to %s received through %s", committeeID, through.Format(time.DateOnly))
+	var f Forward
+	err = s.Store.Update(ctx, "", func(tx Tx) error {
+		ds, err := tx.Unforwarded(ctx, committeeID)
+		if err != nil {
+			return err
 		}
-		if amount != nil && *amount != got.Amount {
-			return fmt.Errorf("forward: amount %s does not match the %d contributions' total %s", Dollars(*amount), got.Count, Dollars(got.Amount))
+		ch, err := PlanForward(c, ds, through, amount, reference, actor, "F"+randomHex(8), s.now())
+		if err != nil {
+			return err
 		}
-		return nil
+		f = *ch.Forward
+		return tx.Apply(ctx, ch)
 	})
 	if err != nil {
-		return f, err
+		return Forward{}, fmt.Errorf("forward: %w", err)
 	}
-	detail := fmt.Sprintf("forward=%s committee=%s amount=%s count=%d reference=%s", f.ID, committeeID, Dollars(f.Amount), f.Count, reference)
-	return f, s.Store.LogAction(ctx, f.At, actor, "forward", detail)
+	return f, nil
 }
 
 // Due lists contributions whose forwarding deadline is missed or falls
@@ -267,6 +311,67 @@ func (s *Service) Due(ctx context.Context, committeeID string, within time.Durat
 	}
 	slices.SortStableFunc(out, func(a, b Due) int { return a.Deadline.Compare(b.Deadline) })
 	return out, nil
+}
+
+// Block puts a number on a committee's blocklist ("" for the global one).
+// added is false when it was there already: then nothing changes, and the
+// entry returned is the one found.
+func (s *Service) Block(ctx context.Context, committeeID, phone, reason, actor string) (b Block, added bool, err error) {
+	phone, err = s.blocklist(ctx, committeeID, phone)
+	if err != nil {
+		return Block{}, false, err
+	}
+	err = s.Store.Update(ctx, phone, func(tx Tx) error {
+		b, err = tx.BlockEntry(ctx, committeeID, phone)
+		if !errors.Is(err, donation.ErrNotFound) {
+			return err
+		}
+		c, err := NewBlock(committeeID, phone, reason, actor, s.now())
+		if err != nil {
+			return err
+		}
+		b, added = *c.Block, true
+		return tx.Apply(ctx, c)
+	})
+	if err != nil {
+		return Block{}, false, fmt.Errorf("blocklist %s: %w", compliance.MaskPhone(phone), err)
+	}
+	return b, added, nil
+}
+
+// Unblock takes a number off a committee's blocklist ("" for the global
+// one) and returns the entry removed; a number not on it is an error
+// wrapping donation.ErrNotFound.
+func (s *Service) Unblock(ctx context.Context, committeeID, phone, actor string) (Block, error) {
+	phone, err := s.blocklist(ctx, committeeID, phone)
+	if err != nil {
+		return Block{}, err
+	}
+	var b Block
+	err = s.Store.Update(ctx, phone, func(tx Tx) error {
+		if b, err = tx.BlockEntry(ctx, committeeID, phone); err != nil {
+			return err
+		}
+		return tx.Apply(ctx, RemoveBlock(b, actor, s.now()))
+	})
+	if err != nil {
+		return Block{}, fmt.Errorf("blocklist %s: %w", compliance.MaskPhone(phone), err)
+	}
+	return b, nil
+}
+
+// blocklist checks a blocklist's committee and returns phone in E.164.
+func (s *Service) blocklist(ctx context.Context, committeeID, phone string) (string, error) {
+	e164, err := compliance.ParsePhone(phone)
+	if err != nil {
+		return "", fmt.Errorf("blocklist: %w", err)
+	}
+	if committeeID != "" {
+		if _, err := s.Store.Committee(ctx, committeeID); err != nil {
+			return "", fmt.Errorf("blocklist: %w", err)
+		}
+	}
+	return e164, nil
 }
 
 func randomHex(n int) string {

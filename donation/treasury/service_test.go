@@ -104,7 +104,7 @@ func TestRefund(t *testing.T) {
 		ctx := context.Background()
 		c := &carrier{answer: donation.Charged}
 		clk := &clock{now: received.Add(48 * time.Hour)}
-		svc := &treasury.Service{Store: db, Carriers: c, Clock: clk, Backoff: time.Nanosecond}
+		svc := &treasury.Service{Store: db.Treasury(), Carriers: c, Clock: clk, Backoff: time.Nanosecond}
 		phone := "+12125550100"
 		ds := seed(t, db, phone, donation.Completed, donation.Completed, donation.Declined, donation.Completed)
 
@@ -219,7 +219,7 @@ func TestProhibitedRefundBlocksAtOnce(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		c := &carrier{}
-		svc := &treasury.Service{Store: db, Carriers: c, Clock: &clock{now: received.Add(48 * time.Hour)}}
+		svc := &treasury.Service{Store: db.Treasury(), Carriers: c, Clock: &clock{now: received.Add(48 * time.Hour)}}
 		blocked := func(phone string) bool {
 			t.Helper()
 			var b bool
@@ -274,7 +274,7 @@ func TestImportSettlement(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		c := &carrier{answer: donation.Charged}
-		svc := &treasury.Service{Store: db, Carriers: c, Clock: &clock{now: received.Add(90 * 24 * time.Hour)}}
+		svc := &treasury.Service{Store: db.Treasury(), Carriers: c, Clock: &clock{now: received.Add(90 * 24 * time.Hour)}}
 		ds := seed(t, db, "+12125550100", donation.Completed, donation.Completed, donation.Completed)
 		line := func(d donation.Donation, gross string) string {
 			return fmt.Sprintf("%s,%s,2027-03-10T15:00:00Z,%s,3.00,%s,paid\n", d.ServerRef, d.ID, gross,
@@ -327,7 +327,7 @@ func TestForward(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		clk := &clock{now: received.Add(9 * 24 * time.Hour)}
-		svc := &treasury.Service{Store: db, Carriers: &carrier{}, Clock: clk}
+		svc := &treasury.Service{Store: db.Treasury(), Carriers: &carrier{}, Clock: clk}
 		seed(t, db, "+12125550100", donation.Completed, donation.Completed, donation.Cancelled)
 
 		due, err := svc.Due(ctx, "C99999999", 48*time.Hour)

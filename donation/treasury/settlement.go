@@ -1,6 +1,7 @@
 package treasury
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shortcode/shortcode/donation"
 )
@@ -51,8 +53,19 @@ const maxSettlementBytes = 256 << 20
 // ParseSettlement reads a settlement file. A bad header, a malformed line
 // (wrong field count, unparsable date or amount, unknown status) is an error
 // naming the line, and nothing is imported; well-formed lines that do not
-// match our records are for the import to report.
+// match our records are for the import to report. A leading UTF-8 byte
+// order mark (Excel writes one) is skipped, and left out of the file's
+// SHA-256, so that the same lines saved again are the same file. Errors
+// are of kind donation.Invalid.
 func ParseSettlement(carrier, name string, r io.Reader) (SettlementFile, error) {
+	f, err := parseSettlement(carrier, name, r)
+	if err != nil {
+		return f, &donation.InputError{Err: err}
+	}
+	return f, nil
+}
+
+func parseSettlement(carrier, name string, r io.Reader) (SettlementFile, error) {
 	f := SettlementFile{Carrier: carrier, Name: name}
 	if carrier == "" {
 		return f, errors.New("settlement: no carrier named")
@@ -64,9 +77,13 @@ func ParseSettlement(carrier, name string, r io.Reader) (SettlementFile, error) 
 	if len(raw) > maxSettlementBytes {
 		return f, fmt.Errorf("settlement %s: larger than %d bytes", name, maxSettlementBytes)
 	}
+	raw = bytes.TrimPrefix(raw, []byte("\uFEFF"))
+	if !utf8.Valid(raw) {
+		return f, fmt.Errorf("settlement %s: not UTF-8 text", name)
+	}
 	sum := sha256.Sum256(raw)
 	f.SHA256 = hex.EncodeToString(sum[:])
-	cr := csv.NewReader(strings.NewReader(string(raw)))
+	cr := csv.NewReader(bytes.NewReader(raw))
 	cr.FieldsPerRecord = len(SettlementHeader)
 	header, err := cr.Read()
 	if err != nil {
@@ -195,6 +212,18 @@ func Dollars(cents int64) string {
 	return fmt.Sprintf("%s$%d.%02d", sign, cents/100, cents%100)
 }
 
+// Settlement is an imported settlement file, as listed.
+type Settlement struct {
+	SHA256     string
+	Carrier    string
+	Name       string
+	Lines      int
+	ImportedAt time.Time
+	Matched    int
+	Problems   int
+	Remitted   int64 // net of the cleanly matched paid lines
+}
+
 // LineResult is one line as imported.
 type LineResult struct {
 	Line
@@ -221,4 +250,66 @@ func (r Report) Summary() string {
 		return fmt.Sprintf("%s: already imported (sha256 %s); nothing changed", r.File, r.SHA256[:12])
 	}
 	return fmt.Sprintf("%s (%s): %d lines, %d matched, %d reported; %s remitted", r.File, r.Carrier, len(r.Lines), r.Matched, r.Problems, Dollars(r.Remitted))
+}
+
+// Ours is what we hold about the reference of one settlement line.
+type Ours struct {
+	Donation *donation.Donation // the donation it names, if any
+	Refund   *Refund            // the refund it names, if any
+	// Settled: its server reference was settled cleanly by an earlier file.
+	Settled bool
+}
+
+// Remittance is the carrier's payment of one contribution: its net, and
+// its actual fee, which replaces the estimate recorded with the charge.
+type Remittance struct {
+	DonationID      string
+	At              time.Time
+	Net, CarrierFee int64
+}
+
+// Import is a settlement file as imported.
+type Import struct {
+	Report      Report // every line with its verdict, and the counts
+	At          time.Time
+	Remittances []Remittance // of the cleanly matched paid lines of donations
+}
+
+// Reconcile matches every line of f against ours (ours[i] is what we hold
+// about f.Lines[i]'s reference) and decides the import: every line kept
+// with its verdict, never dropped; remittance for the cleanly matched paid
+// lines; the counts; and the action-log row. A server reference settled
+// earlier in the same file is a duplicate too.
+func Reconcile(f SettlementFile, ours []Ours, actor string, now time.Time) Change {
+	imp := &Import{At: now, Report: Report{File: f.Name, Carrier: f.Carrier, SHA256: f.SHA256}}
+	rep := &imp.Report
+	seen := map[string]bool{}
+	for i, l := range f.Lines {
+		var o Ours
+		if i < len(ours) {
+			o = ours[i]
+		}
+		res := LineResult{Line: l, Problem: Match(l, f.Carrier, o.Donation, o.Refund, o.Settled || seen[l.ServerRef])}
+		if o.Donation != nil {
+			res.DonationID = o.Donation.ID
+		}
+		if o.Refund != nil {
+			res.RefundID = o.Refund.ID
+		}
+		rep.Lines = append(rep.Lines, res)
+		if res.Problem != "" {
+			rep.Problems++
+			continue
+		}
+		rep.Matched++
+		seen[l.ServerRef] = true
+		if l.Status != Paid {
+			continue
+		}
+		rep.Remitted += l.Net
+		if res.DonationID != "" {
+			imp.Remittances = append(imp.Remittances, Remittance{DonationID: res.DonationID, At: now, Net: l.Net, CarrierFee: l.CarrierFee})
+		}
+	}
+	return Change{Import: imp, Action: &donation.Action{At: now, Actor: actor, Action: "settlement.import", Detail: rep.Summary()}}
 }

@@ -31,6 +31,25 @@ func TestParseSettlement(t *testing.T) {
 	}
 }
 
+// TestParseSettlementBOM: a file saved by Excel starts with a UTF-8 byte
+// order mark; it parses, and is the same file as without one.
+func TestParseSettlementBOM(t *testing.T) {
+	body := header + "SRV1,D1,2027-03-10T15:00:00Z,10.00,3.00,7.00,paid\r\n"
+	plain, err := treasury.ParseSettlement("SimMobile", "f.csv", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	excel, err := treasury.ParseSettlement("SimMobile", "f.csv", strings.NewReader("\uFEFF"+body))
+	if err != nil || len(excel.Lines) != 1 || excel.Lines[0] != plain.Lines[0] || excel.SHA256 != plain.SHA256 {
+		t.Errorf("with a BOM: %+v, %v; want %+v", excel, err, plain)
+	}
+	for _, bad := range []string{"\uFEFF\uFEFF" + body, "\xff\xfe" + body, header + "SRV1,D\xff,2027-03-10T15:00:00Z,10.00,3.00,7.00,paid\n"} {
+		if _, err := treasury.ParseSettlement("SimMobile", "f.csv", strings.NewReader(bad)); donation.KindOf(err) != donation.Invalid {
+			t.Errorf("%.12q: %v, want an invalid error", bad, err)
+		}
+	}
+}
+
 func TestParseSettlementBad(t *testing.T) {
 	cases := []struct{ name, file, want string }{
 		{"empty", "", "header"},
@@ -46,7 +65,7 @@ func TestParseSettlementBad(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := treasury.ParseSettlement("SimMobile", "f.csv", strings.NewReader(c.file))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
+		if donation.KindOf(err) != donation.Invalid || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want one mentioning %q", c.name, err, c.want)
 		}
 	}
