@@ -14,6 +14,7 @@ import (
 	"github.com/shortcode/shortcode/donation"
 	"github.com/shortcode/shortcode/donation/donationtest"
 	"github.com/shortcode/shortcode/storage"
+	"github.com/shortcode/shortcode/storage/storagetest"
 )
 
 // start is the harness's first instant: mid-month, mid-cycle.
@@ -196,6 +197,7 @@ func (h *harness) give(phone string, dollars int) []string {
 // checkInvariants asserts SPEC §10 (1) and (3) over everything stored.
 func (h *harness) checkInvariants(phones ...string) {
 	h.t.Helper()
+	storagetest.Sequence(h.t, h.db)
 	certs, err := h.db.Certifications(h.ctx)
 	if err != nil {
 		h.t.Fatalf("certifications: %v", err)

@@ -87,7 +87,7 @@ func (db *DB) evidence(ctx context.Context, rows []donationRow) ([]treasury.Evid
 		for _, r := range rows[start:min(start+evidenceBatch, len(rows))] {
 			ids = append(ids, r.ID)
 		}
-		where, args, err := sqlx.In(`donation_id IN (?) ORDER BY seq`, ids)
+		where, args, err := sqlx.In(`q.donation_id IN (?)`, ids)
 		if err != nil {
 			return nil, err
 		}

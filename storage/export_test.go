@@ -12,13 +12,6 @@ func (db *DB) SetRefundedForTest(ctx context.Context, id string, at time.Time) e
 	return err
 }
 
-// LogSizeForTest returns the certification log's size as log_head has it.
-func (db *DB) LogSizeForTest(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.db.GetContext(ctx, &n, `SELECT size FROM log_head WHERE id = 1`)
-	return n, err
-}
-
 // MigrateDownForTest undoes the migrations after version.
 func (db *DB) MigrateDownForTest(ctx context.Context, version int64) error {
 	p, err := db.migrations()

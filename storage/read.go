@@ -46,60 +46,40 @@ func (db *DB) donations(ctx context.Context, where string, args ...any) ([]donat
 	return selectDonations(ctx, db.db, where, args...)
 }
 
-// CertificationRecord is one record of the certification log with its
-// sequence number (1, 2, 3, ... without gaps).
+// CertificationRecord is a certification as recorded, with its place in
+// the log: Seq is its index plus one (1, 2, 3, ... without gaps), or 0
+// while it waits in the queue for the sequencer.
 type CertificationRecord struct {
 	Seq int64
 	donation.Certification
 }
 
-// Certifications returns the whole certification log in sequence order.
+// Certifications returns every certification, those in the log in log
+// order, then those still queued.
 func (db *DB) Certifications(ctx context.Context) ([]CertificationRecord, error) {
-	cs, err := selectCertifications(ctx, db.db, `1 = 1 ORDER BY seq`)
-	if err != nil {
-		return nil, fmt.Errorf("certifications: %w", err)
-	}
-	return cs, nil
+	return selectCertifications(ctx, db.db, `1 = 1`)
 }
 
-// selectCertifications is the one query of the certification log.
-func selectCertifications(ctx context.Context, q sqlx.ExtContext, where string, args ...any) ([]CertificationRecord, error) {
-	var rows []struct {
-		Seq          int64  `db:"seq"`
-		At           stamp  `db:"at"`
-		ProgramID    string `db:"program_id"`
-		CommitteeID  string `db:"committee_id"`
-		Phone        string `db:"phone"`
-		DonationID   string `db:"donation_id"`
-		Channel      string `db:"channel"`
-		MessageID    string `db:"message_id"`
-		TextVersion  string `db:"text_version"`
-		TextSHA256   string `db:"text_sha256"`
-		TermsVersion string `db:"terms_version"`
-		TermsSHA256  string `db:"terms_sha256"`
-		Amount       int64  `db:"amount"`
-	}
-	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT seq, at, program_id, committee_id, phone, donation_id,
-		channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount
-		FROM certifications WHERE `+where), args...); err != nil {
-		return nil, err
+// selectCertifications returns the certifications (cert_queue q) that
+// where picks, in log order, then those still queued.
+func selectCertifications(ctx context.Context, q queryer, where string, args ...any) ([]CertificationRecord, error) {
+	var rows []queueRow
+	if err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT `+queueColumns+`, l.idx FROM cert_queue q
+		LEFT JOIN cert_log l ON l.queue_id = q.id WHERE `+where+`
+		ORDER BY l.idx IS NULL, l.idx, q.legacy_seq IS NULL, q.legacy_seq, q.id`), args...); err != nil {
+		return nil, fmt.Errorf("certifications: %w", err)
 	}
 	out := make([]CertificationRecord, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, CertificationRecord{Seq: r.Seq, Certification: donation.Certification{
-			At:           time.Time(r.At),
-			ProgramID:    r.ProgramID,
-			CommitteeID:  r.CommitteeID,
-			Phone:        r.Phone,
-			DonationID:   r.DonationID,
-			Channel:      r.Channel,
-			MessageID:    r.MessageID,
-			TextVersion:  r.TextVersion,
-			TextSHA256:   r.TextSHA256,
-			TermsVersion: r.TermsVersion,
-			TermsSHA256:  r.TermsSHA256,
-			Amount:       r.Amount,
-		}})
+		c, err := r.queued()
+		if err != nil {
+			return nil, err
+		}
+		rec := CertificationRecord{Certification: c.Certification}
+		if r.Index.Valid {
+			rec.Seq = r.Index.Int64 + 1
+		}
+		out = append(out, rec)
 	}
 	return out, nil
 }

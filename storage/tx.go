@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -243,7 +244,10 @@ func (t *tx) apply(ctx context.Context, r donation.Result, now time.Time, moID s
 		return err
 	}
 	if c := r.Certification; c != nil {
-		if _, err := t.appendCertification(ctx, *c); err != nil {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if err := t.queueCertification(ctx, *c); err != nil {
 			return fmt.Errorf("certification of donation %s: %w", c.DonationID, err)
 		}
 	}
@@ -370,23 +374,26 @@ func (t *tx) dropQueued(ctx context.Context, phone, shortCode string, now time.T
 	return nil
 }
 
-// appendCertification appends one record to the certification log and
-// returns its sequence number. Bumping log_head locks its row until commit,
-// so appends are serialised and the sequence has no gaps.
-func (t *tx) appendCertification(ctx context.Context, c donation.Certification) (int64, error) {
-	var seq int64
-	if err := t.tx.GetContext(ctx, &seq, `UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size`); err != nil {
-		return 0, err
+// queueCertification queues a certification for the log's sequencer and
+// keeps its texts: it takes no log-wide lock, so certifying MOs of
+// different numbers never wait on each other.
+func (t *tx) queueCertification(ctx context.Context, c donation.Certification) error {
+	for _, text := range []struct{ sum, body string }{{c.TextSHA256, c.Text}, {c.TermsSHA256, c.Terms}} {
+		if text.body == "" {
+			continue
+		}
+		if _, err := t.exec(ctx, `INSERT INTO cert_texts (sha256, body) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING`,
+			text.sum, text.body); err != nil {
+			return err
+		}
 	}
-	_, err := t.exec(ctx, `INSERT INTO certifications (seq, at, program_id, committee_id, phone, donation_id,
-			channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		seq, stamp(c.At), c.ProgramID, c.CommitteeID, c.Phone, c.DonationID,
-		c.Channel, c.MessageID, c.TextVersion, c.TextSHA256, c.TermsVersion, c.TermsSHA256, c.Amount)
-	if err != nil {
-		return 0, err
-	}
-	return seq, nil
+	_, err := t.exec(ctx, `INSERT INTO cert_queue (id, at, program_id, committee_id, phone, donation_id,
+			channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount, salt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		orderedID(nanosOf(c.At), 0), stamp(c.At), c.ProgramID, c.CommitteeID, c.Phone, c.DonationID,
+		c.Channel, c.MessageID, c.TextVersion, c.TextSHA256, c.TermsVersion, c.TermsSHA256, c.Amount,
+		hex.EncodeToString(c.Salt[:]))
+	return err
 }
 
 func (t *tx) putConsent(ctx context.Context, c donation.ConsentEvent) error {

@@ -21,6 +21,9 @@ import (
 
 	_ "github.com/lib/pq" // registers "postgres"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/shortcode/shortcode/donation/auditlog"
 	"github.com/shortcode/shortcode/storage"
 )
 
@@ -135,3 +138,34 @@ func postgresDSN(t testing.TB) string {
 // PostgresAvailable reports whether a PostgreSQL server is configured for
 // the tests.
 func PostgresAvailable() bool { return os.Getenv(EnvPostgres) != "" }
+
+// Sequence integrates every queued certification into db's log with a
+// throwaway signing key, as the sequencer of a running server would, and
+// returns the log's size.
+func Sequence(t testing.TB, db *storage.DB) int64 {
+	t.Helper()
+	skey, _, err := note.GenerateKey(rand.Reader, "test.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &auditlog.Log{Store: db, Signer: signer}
+	ctx := context.Background()
+	for {
+		n, err := l.Integrate(ctx)
+		if err != nil {
+			t.Fatalf("sequence: %v", err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	es, err := db.Entries(ctx, 0, 1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(es))
+}
