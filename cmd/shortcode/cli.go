@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/xhit/go-str2duration/v2"
+
+	"github.com/shortcode/shortcode/carrier/sim"
+	"github.com/shortcode/shortcode/cmd/shortcode/internal/client"
+	"github.com/shortcode/shortcode/donation/httpserver"
+)
+
+// The command line is parsed by github.com/alecthomas/kong: the grammar is
+// the cli struct below, one typed field per flag, each flag also read from
+// its SHORTCODE_* variable (kong.DefaultEnvars; a flag given wins), and
+// every command's help lists its subcommands and flags with their types.
+// Kong was picked over spf13/cobra and peterbourgon/ff/v3 because its
+// struct tags give each flag its type, default, enum and environment
+// variable in one place, with no registration code and no second library
+// for the environment.
+
+// cli is every command of shortcode.
+type cli struct {
+	Help    helpFlag    `short:"h" help:"Show help for the command."`
+	Version versionFlag `help:"Print the version and exit." env:"-"`
+
+	Serve   serveCommand   `cmd:"" help:"Run the donation service; by default with the simulator in-process."`
+	Migrate migrateCommand `cmd:"" help:"Create a database, or bring its schema up to date."`
+	Sim     simCommand     `cmd:"" help:"Run the simulator (gateway, phones, carriers) on its own." set:"write_timeout=${sim_write_timeout}"`
+	Text    textCommand    `cmd:"" help:"A donor's phone in the terminal: lines typed are sent, texts received are printed."`
+	Token   tokenCommand   `cmd:"" help:"Create, list and revoke API tokens, on a database (--db) or through the API."`
+
+	VersionCmd versionCommand `cmd:"" name:"version" help:"Print the version."`
+	HelpCmd    helpCommand    `cmd:"" name:"help" help:"Show help for a command."`
+}
+
+// stdio is what a command reads and writes.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// usageError is a command line that cannot be run: exit status 2.
+type usageError struct {
+	err  error
+	hint string // how to get help, e.g. `Run "shortcode token --help".`
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error for the command path, e.g. "token create".
+func usagef(path, format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...), hint: helpHint("shortcode " + path)}
+}
+
+func helpHint(path string) string {
+	return fmt.Sprintf("Run %q for usage.", path+" --help")
+}
+
+// errHelpShown ends a parse once help or the version was printed.
+var errHelpShown = errors.New("help shown")
+
+// helpFlag is -h and --help: help for the command given so far, then exit 0.
+type helpFlag bool
+
+func (helpFlag) IgnoreDefault() {}
+
+// BeforeReset prints the help, before required flags or arguments are
+// looked for.
+func (helpFlag) BeforeReset(ctx *kong.Context) error {
+	if err := kong.DefaultHelpPrinter(helpOptions, ctx); err != nil {
+		return err
+	}
+	return errHelpShown
+}
+
+// versionFlag is --version.
+type versionFlag bool
+
+func (versionFlag) BeforeReset(ctx *kong.Context) error {
+	fmt.Fprintln(ctx.Stdout, "shortcode", version())
+	return errHelpShown
+}
+
+type versionCommand struct{}
+
+func (versionCommand) Run(s *stdio) error {
+	_, err := fmt.Fprintln(s.out, "shortcode", version())
+	return err
+}
+
+type helpCommand struct {
+	Command []string `arg:"" optional:"" help:"The command, e.g. token create."`
+}
+
+func (c *helpCommand) Run(ctx *kong.Context) error {
+	_, err := ctx.Kong.Parse(append(c.Command, "--help"))
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
+}
+
+// helpOptions are how help is printed.
+var helpOptions = kong.HelpOptions{Compact: true, ValueFormatter: helpValue}
+
+// newParser returns the parser of c, writing help to stdout.
+func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
+	limits := httpserver.DefaultLimits
+	return kong.New(c,
+		kong.Name("shortcode"),
+		kong.Description("An FEC-compliant SMS donation processor: donors text a keyword to a short code and give, billed to their phone.\n\n"+
+			"Every flag can also be set by an environment variable, SHORTCODE_ and the flag's name in upper case: "+
+			"--twilio-auth-token is SHORTCODE_TWILIO_AUTH_TOKEN. A flag given on the command line wins. "+
+			"Durations are like 90s, 36h, 10d or 1d12h."),
+		kong.Writers(stdout, stderr),
+		kong.NoDefaultHelp(),
+		kong.ConfigureHelp(helpOptions),
+		kong.Vars{
+			"read_timeout":      limits.Read.String(),
+			"write_timeout":     limits.Write.String(),
+			"idle_timeout":      limits.Idle.String(),
+			"shutdown_timeout":  limits.Shutdown.String(),
+			"max_conns":         fmt.Sprint(limits.MaxConns),
+			"sim_timeout":       sim.DefaultTimeout.String(),
+			"sim_write_timeout": simWriteTimeout.String(),
+			"sim_account_sid":   sim.DefaultAccountSID,
+			"server":            client.DefaultServer,
+		},
+		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
+		kong.ValueFormatter(helpValue),
+		kong.DefaultEnvars("SHORTCODE"),
+		kong.PostBuild(typePlaceholders),
+	)
+}
+
+// parse reads args into a cli: the command to run, or an error; help
+// (-h, --help) and --version are printed and end it with errHelpShown.
+func parse(args []string, stdout, stderr io.Writer) (*cli, *kong.Context, error) {
+	c := new(cli)
+	p, err := newParser(c, stdout, stderr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("command line grammar: %w", err)
+	}
+	if len(args) == 0 {
+		// The help, on stderr: what was typed is not a command.
+		if p, err := newParser(new(cli), stderr, stderr); err == nil {
+			_, _ = p.Parse([]string{"--help"})
+		}
+		return nil, nil, &usageError{err: errors.New("no command given")}
+	}
+	ctx, err := p.Parse(args)
+	if err != nil {
+		if errors.Is(err, errHelpShown) {
+			return nil, nil, err
+		}
+		path := "shortcode"
+		var pe *kong.ParseError
+		if errors.As(err, &pe) && pe.Context != nil {
+			if n := pe.Context.Selected(); n != nil {
+				path = n.FullPath()
+			}
+		}
+		return nil, nil, &usageError{err: err, hint: helpHint(path)}
+	}
+	return c, ctx, nil
+}
+
+// run runs the command line args; its errors are the command's, or usage
+// errors (*usageError).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	_, kctx, err := parse(args, stdout, stderr)
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	return kctx.Run(&stdio{in: stdin, out: stdout, err: stderr})
+}
+
+// durationMapper reads durations with days and weeks too: 10d, 1d12h, 2w.
+func durationMapper() kong.MapperFunc {
+	return func(ctx *kong.DecodeContext, target reflect.Value) error {
+		var s string
+		if err := ctx.Scan.PopValueInto("duration", &s); err != nil {
+			return err
+		}
+		d, err := str2duration.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q: want a duration like 90s, 36h, 10d or 1d12h", s)
+		}
+		target.SetInt(int64(d))
+		return nil
+	}
+}
+
+// typePlaceholders names every flag's value by its type in the help
+// (--within=DURATION, --rate-limit=INT), unless its tag names it.
+func typePlaceholders(k *kong.Kong) error {
+	for _, f := range k.Model.Flags {
+		if f.Name == "help" {
+			k.Model.HelpFlag = f // for the "Run ... --help" lines of the help
+		}
+	}
+	var visit func(n *kong.Node)
+	visit = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			if f.PlaceHolder != "" || f.IsBool() {
+				continue
+			}
+			f.PlaceHolder = typeName(f.Value)
+		}
+		for _, c := range n.Children {
+			visit(c)
+		}
+	}
+	visit(k.Model.Node)
+	return nil
+}
+
+func typeName(v *kong.Value) string {
+	if v.Enum != "" {
+		return strings.ReplaceAll(v.Enum, ",", "|")
+	}
+	switch t := v.Target.Type(); {
+	case t == reflect.TypeFor[time.Duration]():
+		return "DURATION"
+	case t == reflect.TypeFor[time.Time]():
+		return "YYYY-MM-DD"
+	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
+		return "INT"
+	case t.Kind() == reflect.Uint64:
+		return "UINT"
+	case t.Kind() == reflect.Float64:
+		return "FLOAT"
+	default:
+		return "STRING"
+	}
+}
+
+// helpValue is a flag's help with its default and its variable:
+// "HTTP listen address (default 127.0.0.1:8080; $SHORTCODE_ADDR)".
+func helpValue(v *kong.Value) string {
+	var notes []string
+	if v.HasDefault && v.Default != "" && v.Flag != nil && !v.Flag.IsBool() {
+		notes = append(notes, "default "+v.Default)
+	}
+	for _, e := range v.Tag.Envs {
+		notes = append(notes, "$"+e)
+	}
+	if len(notes) == 0 {
+		return v.Help
+	}
+	return v.Help + " (" + strings.Join(notes, "; ") + ")"
+}
+
+// logFlags choose the log lines of serve and sim.
+type logFlags struct {
+	LogFormat string `enum:"text,json" default:"text" help:"Log line format."`
+	LogLevel  string `enum:"debug,info,warn,error" default:"info" help:"The least level logged."`
+}
+
+// logger returns the logger the flags describe, writing to w.
+func (f *logFlags) logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(f.LogLevel)) // the enum allows only valid names
+	opts := &slog.HandlerOptions{Level: level}
+	if f.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
