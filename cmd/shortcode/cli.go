@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -66,53 +65,6 @@ func helpHint(path string) string {
 	return fmt.Sprintf("Run %q for usage.", path+" --help")
 }
 
-// errHelpShown ends a parse once help or the version was printed.
-var errHelpShown = errors.New("help shown")
-
-// helpFlag is -h and --help: help for the command given so far, then exit 0.
-type helpFlag bool
-
-func (helpFlag) IgnoreDefault() {}
-
-// BeforeReset prints the help, before required flags or arguments are
-// looked for.
-func (helpFlag) BeforeReset(ctx *kong.Context) error {
-	if err := kong.DefaultHelpPrinter(helpOptions, ctx); err != nil {
-		return err
-	}
-	return errHelpShown
-}
-
-// versionFlag is --version.
-type versionFlag bool
-
-func (versionFlag) BeforeReset(ctx *kong.Context) error {
-	fmt.Fprintln(ctx.Stdout, "shortcode", version())
-	return errHelpShown
-}
-
-type versionCommand struct{}
-
-func (versionCommand) Run(s *stdio) error {
-	_, err := fmt.Fprintln(s.out, "shortcode", version())
-	return err
-}
-
-type helpCommand struct {
-	Command []string `arg:"" optional:"" help:"The command, e.g. token create."`
-}
-
-func (c *helpCommand) Run(ctx *kong.Context) error {
-	_, err := ctx.Kong.Parse(append(c.Command, "--help"))
-	if errors.Is(err, errHelpShown) {
-		return nil
-	}
-	return err
-}
-
-// helpOptions are how help is printed.
-var helpOptions = kong.HelpOptions{Compact: true, ValueFormatter: helpValue}
-
 // newParser returns the parser of c, writing help to stdout.
 func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 	limits := httpserver.DefaultLimits
@@ -140,6 +92,7 @@ func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 		kong.ValueFormatter(helpValue),
 		kong.DefaultEnvars("SHORTCODE"),
 		kong.PostBuild(typePlaceholders),
+		kong.PostBuild(addExamples),
 	)
 }
 
@@ -203,66 +156,6 @@ func durationMapper() kong.MapperFunc {
 		target.SetInt(int64(d))
 		return nil
 	}
-}
-
-// typePlaceholders names every flag's value by its type in the help
-// (--within=DURATION, --rate-limit=INT), unless its tag names it.
-func typePlaceholders(k *kong.Kong) error {
-	for _, f := range k.Model.Flags {
-		if f.Name == "help" {
-			k.Model.HelpFlag = f // for the "Run ... --help" lines of the help
-		}
-	}
-	var visit func(n *kong.Node)
-	visit = func(n *kong.Node) {
-		for _, f := range n.Flags {
-			if f.PlaceHolder != "" || f.IsBool() {
-				continue
-			}
-			f.PlaceHolder = typeName(f.Value)
-		}
-		for _, c := range n.Children {
-			visit(c)
-		}
-	}
-	visit(k.Model.Node)
-	return nil
-}
-
-func typeName(v *kong.Value) string {
-	if v.Enum != "" {
-		return strings.ReplaceAll(v.Enum, ",", "|")
-	}
-	switch t := v.Target.Type(); {
-	case t == reflect.TypeFor[time.Duration]():
-		return "DURATION"
-	case t == reflect.TypeFor[time.Time]():
-		return "YYYY-MM-DD"
-	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
-		return "INT"
-	case t.Kind() == reflect.Uint64:
-		return "UINT"
-	case t.Kind() == reflect.Float64:
-		return "FLOAT"
-	default:
-		return "STRING"
-	}
-}
-
-// helpValue is a flag's help with its default and its variable:
-// "HTTP listen address (default 127.0.0.1:8080; $SHORTCODE_ADDR)".
-func helpValue(v *kong.Value) string {
-	var notes []string
-	if v.HasDefault && v.Default != "" && v.Flag != nil && !v.Flag.IsBool() {
-		notes = append(notes, "default "+v.Default)
-	}
-	for _, e := range v.Tag.Envs {
-		notes = append(notes, "$"+e)
-	}
-	if len(notes) == 0 {
-		return v.Help
-	}
-	return v.Help + " (" + strings.Join(notes, "; ") + ")"
 }
 
 // logFlags choose the log lines of serve and sim.

@@ -22,15 +22,7 @@ type tokenCommand struct {
 }
 
 func (tokenCommand) Help() string {
-	return `With --db (or SHORTCODE_DB) the token commands work on that database directly, as "local:USER" in the action log: this is how the first admin token is made. Without --db they go through the API at --server, with an admin --token.
-
-Examples:
-
-    shortcode token create --db shortcode.db --role admin --name ops
-    export SHORTCODE_TOKEN=sc_...
-    shortcode token create --role treasurer --name "Pat (treasurer)"
-    shortcode token list --json
-    shortcode token revoke tok_4kq2...`
+	return `With --db (or SHORTCODE_DB) the token commands work on that database directly, as "local:USER" in the action log: this is how the first admin token is made. Without --db they go through the API at --server, with an admin --token.`
 }
 
 // tokenTarget is where the token commands work: a database, or a server.

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+)
+
+// helpOptions are how help is printed.
+var helpOptions = kong.HelpOptions{Compact: true, ValueFormatter: helpValue}
+
+// errHelpShown ends a parse once help or the version was printed.
+var errHelpShown = errors.New("help shown")
+
+// helpFlag is -h and --help: help for the command given so far, then exit 0.
+type helpFlag bool
+
+func (helpFlag) IgnoreDefault() {}
+
+// BeforeReset prints the help, before required flags or arguments are
+// looked for.
+func (helpFlag) BeforeReset(ctx *kong.Context) error {
+	if err := kong.DefaultHelpPrinter(helpOptions, ctx); err != nil {
+		return err
+	}
+	return errHelpShown
+}
+
+// versionFlag is --version.
+type versionFlag bool
+
+func (versionFlag) BeforeReset(ctx *kong.Context) error {
+	fmt.Fprintln(ctx.Stdout, "shortcode", version())
+	return errHelpShown
+}
+
+type versionCommand struct{}
+
+func (versionCommand) Run(s *stdio) error {
+	_, err := fmt.Fprintln(s.out, "shortcode", version())
+	return err
+}
+
+type helpCommand struct {
+	Command []string `arg:"" optional:"" help:"The command, e.g. token create."`
+}
+
+func (c *helpCommand) Run(ctx *kong.Context) error {
+	_, err := ctx.Kong.Parse(append(c.Command, "--help"))
+	if errors.Is(err, errHelpShown) {
+		return nil
+	}
+	return err
+}
+
+// examples are every command's examples, shown by its help; a command
+// without any is a mistake the parser refuses (checkExamples).
+var examples = map[string][]string{
+	"serve": {
+		"shortcode serve",
+		"shortcode serve --db 'postgres://user:pass@host:5432/shortcode?sslmode=disable' --log-format json",
+		"shortcode serve --sim-addr off --twilio-api-url http://127.0.0.1:8081 --carriers testdata/carriers-sim.json --twilio-auth-token s3cret",
+	},
+	"migrate": {"shortcode migrate --db shortcode.db"},
+	"sim": {
+		"shortcode sim --twilio-auth-token s3cret --timeout-rate 0.2 --error-rate 0.1",
+	},
+	"text": {
+		"shortcode text --from +12125550100",
+		"printf 'GIVE 10\\nYES\\n' | shortcode text --from +12125550100 --idle 5s",
+	},
+	"token": {
+		"shortcode token create --db shortcode.db --role admin --name ops",
+		"export SHORTCODE_TOKEN=sc_...",
+		"shortcode token create --role treasurer --name 'Pat (treasurer)'",
+		"shortcode token list --json",
+		"shortcode token revoke tok_...",
+	},
+	"token create": {
+		"shortcode token create --db shortcode.db --role admin --name ops",
+		"shortcode token create --role auditor --name 'Audit firm' --json",
+	},
+	"token list": {
+		"shortcode token list --db shortcode.db",
+		"shortcode token list --server https://shortcode.example --json",
+	},
+	"token revoke": {"shortcode token revoke tok_..."},
+	"version":      {"shortcode version", "shortcode --version"},
+	"help":         {"shortcode help token create", "shortcode token create --help"},
+}
+
+// addExamples appends every command's examples to its help, and refuses
+// a command without any.
+func addExamples(k *kong.Kong) error {
+	var missing []string
+	var visit func(n *kong.Node)
+	visit = func(n *kong.Node) {
+		for _, c := range n.Children {
+			if c.Type != kong.CommandNode {
+				continue
+			}
+			path := strings.TrimPrefix(c.FullPath(), "shortcode ")
+			ex, ok := examples[path]
+			if !ok {
+				missing = append(missing, path)
+			}
+			var b strings.Builder
+			if c.Detail != "" {
+				b.WriteString(c.Detail + "\n\n")
+			}
+			b.WriteString("Examples:\n\n")
+			for _, e := range ex {
+				b.WriteString("    " + e + "\n")
+			}
+			c.Detail = b.String()
+			visit(c)
+		}
+	}
+	visit(k.Model.Node)
+	if len(missing) > 0 {
+		return fmt.Errorf("commands without examples: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// typePlaceholders names every flag's value by its type in the help
+// (--within=DURATION, --rate-limit=INT), unless its tag names it.
+func typePlaceholders(k *kong.Kong) error {
+	for _, f := range k.Model.Flags {
+		if f.Name == "help" {
+			k.Model.HelpFlag = f // for the "Run ... --help" lines of the help
+		}
+	}
+	var visit func(n *kong.Node)
+	visit = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			if f.PlaceHolder != "" || f.IsBool() {
+				continue
+			}
+			f.PlaceHolder = typeName(f.Value)
+		}
+		for _, c := range n.Children {
+			visit(c)
+		}
+	}
+	visit(k.Model.Node)
+	return nil
+}
+
+func typeName(v *kong.Value) string {
+	if v.Enum != "" {
+		return strings.ReplaceAll(v.Enum, ",", "|")
+	}
+	switch t := v.Target.Type(); {
+	case t == reflect.TypeFor[time.Duration]():
+		return "DURATION"
+	case t == reflect.TypeFor[time.Time]():
+		return "YYYY-MM-DD"
+	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
+		return "INT"
+	case t.Kind() == reflect.Uint64:
+		return "UINT"
+	case t.Kind() == reflect.Float64:
+		return "FLOAT"
+	default:
+		return "STRING"
+	}
+}
+
+// helpValue is a flag's help with its default and its variable:
+// "HTTP listen address (default 127.0.0.1:8080; $SHORTCODE_ADDR)".
+func helpValue(v *kong.Value) string {
+	var notes []string
+	if v.HasDefault && v.Default != "" && v.Flag != nil && !v.Flag.IsBool() {
+		notes = append(notes, "default "+v.Default)
+	}
+	for _, e := range v.Tag.Envs {
+		notes = append(notes, "$"+e)
+	}
+	if len(notes) == 0 {
+		return v.Help
+	}
+	return v.Help + " (" + strings.Join(notes, "; ") + ")"
+}
