@@ -37,6 +37,8 @@ type cli struct {
 	Text    textCommand    `cmd:"" help:"A donor's phone in the terminal: lines typed are sent, texts received are printed."`
 	Token   tokenCommand   `cmd:"" help:"Create, list and revoke API tokens, on a database (--db) or through the API."`
 
+	Program programCommand `cmd:"" help:"Programs: list, show, save, activate, deactivate (through the API)."`
+
 	VersionCmd versionCommand `cmd:"" name:"version" help:"Print the version."`
 	HelpCmd    helpCommand    `cmd:"" name:"help" help:"Show help for a command."`
 }

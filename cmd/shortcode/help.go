@@ -89,8 +89,21 @@ var examples = map[string][]string{
 		"shortcode token list --server https://shortcode.example --json",
 	},
 	"token revoke": {"shortcode token revoke tok_..."},
-	"version":      {"shortcode version", "shortcode --version"},
-	"help":         {"shortcode help token create", "shortcode token create --help"},
+	"program": {
+		"shortcode program list --short-code 62262",
+		"shortcode program show demo > demo.json",
+		"shortcode program save demo.json",
+		"shortcode program activate demo",
+	},
+	"program list":                   {"shortcode program list", "shortcode program list --short-code 62262 --json"},
+	"program show":                   {"shortcode program show demo"},
+	"program save":                   {"shortcode program save docs/program.example.json", "shortcode program show demo | sed s/10m/15m/ | shortcode program save -"},
+	"program activate":               {"shortcode program activate hope"},
+	"program deactivate":             {"shortcode program deactivate hope"},
+	"program withdraw-good-standing": {"shortcode program withdraw-good-standing hope"},
+	"program restore-good-standing":  {"shortcode program restore-good-standing hope"},
+	"version":                        {"shortcode version", "shortcode --version"},
+	"help":                           {"shortcode help token create", "shortcode token create --help"},
 }
 
 // addExamples appends every command's examples to its help, and refuses
