@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -18,9 +19,9 @@ import (
 )
 
 // The command line is parsed by github.com/alecthomas/kong: the grammar is
-// the cli struct below, one typed field per flag, each flag also read from
-// its SHORTCODE_* variable (kong.DefaultEnvars; a flag given wins), and
-// every command's help lists its subcommands and flags with their types.
+// the cli struct below, one typed field per flag, the settings also read
+// from their SHORTCODE_* variables (envars; a flag given wins), and every
+// command's help lists its subcommands and flags with their types.
 // Kong was picked over spf13/cobra and peterbourgon/ff/v3 because its
 // struct tags give each flag its type, default, enum and environment
 // variable in one place, with no registration code and no second library
@@ -29,7 +30,7 @@ import (
 // cli is every command of shortcode.
 type cli struct {
 	Help    helpFlag    `short:"h" help:"Show help for the command."`
-	Version versionFlag `help:"Print the version and exit." env:"-"`
+	Version versionFlag `help:"Print the version and exit."`
 
 	Serve   serveCommand   `cmd:"" help:"Run the donation service; by default with the simulator in-process."`
 	Migrate migrateCommand `cmd:"" help:"Create a database, or bring its schema up to date."`
@@ -37,7 +38,13 @@ type cli struct {
 	Text    textCommand    `cmd:"" help:"A donor's phone in the terminal: lines typed are sent, texts received are printed."`
 	Token   tokenCommand   `cmd:"" help:"Create, list and revoke API tokens, on a database (--db) or through the API."`
 
-	Program programCommand `cmd:"" help:"Programs: list, show, save, activate, deactivate (through the API)."`
+	Program   programCommand   `cmd:"" help:"Programs: list, show, save, activate, deactivate (through the API)."`
+	Donations donationsCommand `cmd:"" help:"Find donations and show their evidence (through the API)."`
+	Refund    refundCommand    `cmd:"" help:"Refund a contribution through its carrier, or list refunds (through the API)."`
+	Settle    settleCommand    `cmd:"" help:"Import a carrier settlement file, or list imports (through the API)."`
+	Forward   forwardCommand   `cmd:"" help:"Forwarding to committees: what is due, record a transfer, list them (through the API)."`
+	Blocklist blocklistCommand `cmd:"" help:"Numbers that may not give: list, add, remove (through the API)."`
+	Actions   actionsCommand   `cmd:"" help:"The action log: who changed what, when (through the API)."`
 
 	VersionCmd versionCommand `cmd:"" name:"version" help:"Print the version."`
 	HelpCmd    helpCommand    `cmd:"" name:"help" help:"Show help for a command."`
@@ -73,8 +80,9 @@ func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 	return kong.New(c,
 		kong.Name("shortcode"),
 		kong.Description("An FEC-compliant SMS donation processor: donors text a keyword to a short code and give, billed to their phone.\n\n"+
-			"Every flag can also be set by an environment variable, SHORTCODE_ and the flag's name in upper case: "+
-			"--twilio-auth-token is SHORTCODE_TWILIO_AUTH_TOKEN. A flag given on the command line wins. "+
+			"The flags of serve, migrate, sim and text, and --db, --server and --token, can also be set by an environment variable, "+
+			"SHORTCODE_ and the flag's name in upper case: --twilio-auth-token is SHORTCODE_TWILIO_AUTH_TOKEN; a flag given on the command line wins. "+
+			"The flags that say what a command does (--role, --reason, --amount, --json...) cannot: a variable left set must not change a refund. "+
 			"Durations are like 90s, 36h, 10d or 1d12h."),
 		kong.Writers(stdout, stderr),
 		kong.NoDefaultHelp(),
@@ -92,7 +100,7 @@ func newParser(c *cli, stdout, stderr io.Writer) (*kong.Kong, error) {
 		},
 		kong.TypeMapper(reflect.TypeFor[time.Duration](), durationMapper()),
 		kong.ValueFormatter(helpValue),
-		kong.DefaultEnvars("SHORTCODE"),
+		kong.PostBuild(envars),
 		kong.PostBuild(typePlaceholders),
 		kong.PostBuild(addExamples),
 	)
@@ -128,6 +136,31 @@ func parse(args []string, stdout, stderr io.Writer) (*cli, *kong.Context, error)
 		return nil, nil, &usageError{err: err, hint: helpHint(path)}
 	}
 	return c, ctx, nil
+}
+
+// envars gives a SHORTCODE_* variable to the flags that say where and how
+// shortcode runs: every flag of serve, migrate, sim and text, and --db,
+// --server and --token wherever they are. The flags that say what a
+// command does (--role, --reason, --amount, --json...) have none, so that
+// a variable left set cannot change what a command does to a record.
+func envars(k *kong.Kong) error {
+	settings := map[string]bool{"serve": true, "migrate": true, "sim": true, "text": true}
+	setting := map[string]bool{"db": true, "server": true, "token": true}
+	var visit func(n *kong.Node, all bool)
+	visit = func(n *kong.Node, all bool) {
+		for _, f := range n.Flags {
+			if f.Name == "help" || f.Name == "version" || !(all || setting[f.Name]) {
+				continue
+			}
+			env := "SHORTCODE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+			f.Envs, f.Value.Tag.Envs = []string{env}, []string{env}
+		}
+		for _, c := range n.Children {
+			visit(c, all || (n == k.Model.Node && settings[c.Name]))
+		}
+	}
+	visit(k.Model.Node, false)
+	return nil
 }
 
 // run runs the command line args; its errors are the command's, or usage

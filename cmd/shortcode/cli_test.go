@@ -100,7 +100,7 @@ func TestHelpEverywhere(t *testing.T) {
 				t.Errorf("shortcode %s %s shows no example:\n%s", path, h, r.stdout)
 			}
 			for _, sub := range paths {
-				if strings.HasPrefix(sub, path+" ") && path != "" && !strings.Contains(r.stdout, "  "+sub+" ") {
+				if strings.HasPrefix(sub, path+" ") && path != "" && !regexp.MustCompile(`(?m)^  `+regexp.QuoteMeta(sub)+`( |$)`).MatchString(r.stdout) {
 					t.Errorf("shortcode %s %s does not list %q:\n%s", path, h, sub, r.stdout)
 				}
 			}
@@ -157,8 +157,17 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"token", "list"}, code: 2, err: "--db"},
 		{args: []string{"token", "list", "--db", db, "--token", "sc_x"}, code: 2, err: "give one of them"},
 		{args: []string{"token", "revoke", "--db", db}, code: 2, err: "<id>"},
+		{args: []string{"refund", "list"}, code: 2, err: "--token is required"},
+		{args: []string{"refund", "D1", "--reason", "because", "--token", "sc_x"}, code: 2, err: "--reason"},
+		{args: []string{"forward", "due", "--within", "soon", "--token", "sc_x"}, code: 2, err: "--within"},
+		{args: []string{"forward", "record", "--committee", "C99999999", "--reference", "W", "--amount", "1e5", "--token", "sc_x"}, code: 2, err: "--amount"},
+		{args: []string{"donations", "list", "--from", "03/01/2027", "--token", "sc_x"}, code: 2, err: "--from"},
+		{args: []string{"settle", "import", "x.csv", "--token", "sc_x"}, code: 2, err: "--carrier"},
+		{args: []string{"refund", "list"}, env: []string{"SHORTCODE_REASON=prohibited", "SHORTCODE_JSON=1"}, code: 2, err: "--token is required"},
 
 		{args: []string{"token", "revoke", "--db", db, "tok_nosuch"}, code: 1, err: "not found"},
+		{args: []string{"settle", "import", "no-such.csv", "--carrier", "SimMobile", "--token", "sc_x"}, code: 1, err: "no-such.csv"},
+		{args: []string{"program", "save", "no-such.json", "--token", "sc_x"}, code: 1, err: "no-such.json"},
 		{args: []string{"token", "list", "--token", "sc_" + strings.Repeat("a", 32), "--server", "http://" + freeAddr(t)}, code: 1, err: "no answer from a shortcode server"},
 		{args: []string{"token", "list", "--token", "sc_x", "--server", "ftp://x"}, code: 2, err: "--server"},
 		{args: []string{"text", "--from", "+12125550100", "--sim", "http://" + freeAddr(t)}, code: 1, err: "simulator"},

@@ -80,6 +80,16 @@ func apiFile(t *testing.T, name string) string {
 	return string(b)
 }
 
+// jsonOf is v as JSON.
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 const testToken = "sc_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 // TestClientCommands: each client command sends its request, with the
@@ -90,8 +100,12 @@ func TestClientCommands(t *testing.T) {
 	env := []string{"SHORTCODE_SERVER=" + api.srv.URL, "SHORTCODE_TOKEN=" + testToken}
 	dir := t.TempDir()
 	program := filepath.Join(dir, "hope.json")
-	if err := os.WriteFile(program, []byte(apiFile(t, "program-demo.json")), 0o600); err != nil {
-		t.Fatal(err)
+	settlement := filepath.Join(dir, "mobile.csv")
+	const csv = "\ufeffserver_reference,reference,charged_at,gross,carrier_fee,net,status\r\n"
+	for name, body := range map[string]string{program: apiFile(t, "program-demo.json"), settlement: csv} {
+		if err := os.WriteFile(name, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tests := []struct {
 		args   []string
@@ -116,6 +130,51 @@ func TestClientCommands(t *testing.T) {
 			want: apiRequest{method: "POST", uri: "/api/v1/programs/demo/withdraw-good-standing"}},
 		{args: []string{"program", "restore-good-standing", "demo"}, answer: "program-demo.json",
 			want: apiRequest{method: "POST", uri: "/api/v1/programs/demo/restore-good-standing"}},
+
+		{args: []string{"donations", "list", "--phone", "+1******0122", "--committee", "C99999999", "--from", "2027-03-01", "--to", "2027-03-31"}, answer: "donations.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/donations?committee=C99999999&from=2027-03-01&limit=1000&phone=%2B1%2A%2A%2A%2A%2A%2A0122&to=2027-03-31"}, golden: "donations-list.txt"},
+		{args: []string{"donations", "list", "--json", "--limit", "5"}, answer: "donations.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/donations?limit=5"}, golden: "donations-list.json"},
+		{args: []string{"donations", "show", "D00000002"}, answer: "donation.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/donations/D00000002"}, golden: "donations-show.txt"},
+		{args: []string{"refund", "D00000002", "--reason", "prohibited", "--discovered", "2027-03-01"}, answer: "refund.json", status: 201,
+			want: apiRequest{method: "POST", uri: "/api/v1/refunds", contentType: "application/json", body: `{"discovered":"2027-03-01","donation_id":"D00000002","reason":"prohibited"}`}, golden: "refund.txt"},
+		{args: []string{"refund", "request", "D00000002", "--reason", "donor-request", "--json"}, answer: "refund.json", status: 201,
+			want: apiRequest{method: "POST", uri: "/api/v1/refunds", contentType: "application/json", body: `{"discovered":"","donation_id":"D00000002","reason":"donor-request"}`}, golden: "refund.json"},
+		{args: []string{"refund", "list", "--committee", "C99999999"}, answer: "refunds.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/refunds?committee=C99999999"}, golden: "refund-list.txt"},
+		{args: []string{"refund", "list", "--json"}, answer: "refunds.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/refunds"}, golden: "refund-list.json"},
+		{args: []string{"settle", "import", settlement, "--carrier", "SimMobile"}, answer: "settlement-report.json", status: 201,
+			want: apiRequest{method: "POST", uri: "/api/v1/settlements", contentType: "application/json", body: jsonOf(t, map[string]string{"carrier": "SimMobile", "file": csv, "name": "mobile.csv"})}, golden: "settle-import.txt"},
+		{args: []string{"settle", "list"}, answer: "settlements.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/settlements"}, golden: "settle-list.txt"},
+		{args: []string{"settle", "list", "--json"}, answer: "settlements.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/settlements"}, golden: "settle-list.json"},
+		{args: []string{"forward", "due", "--within", "10d"}, answer: "due.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/forwards/due?within=240h0m0s"}, golden: "forward-due.txt"},
+		{args: []string{"forward", "due", "--committee", "C99999999", "--json"}, answer: "due.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/forwards/due?committee=C99999999&within=72h0m0s"}, golden: "forward-due.json"},
+		{args: []string{"forward", "record", "--committee", "C99999999", "--reference", "WIRE-1", "--through", "2027-03-15", "--amount", "150010.00"}, answer: "forward.json", status: 201,
+			want: apiRequest{method: "POST", uri: "/api/v1/forwards", contentType: "application/json", body: `{"committee":"C99999999","reference":"WIRE-1","through":"2027-03-15","amount":"150010.00"}`}, golden: "forward-record.txt"},
+		{args: []string{"forward", "record", "--committee", "C99999999", "--reference", "WIRE-1"}, answer: "forward.json", status: 201,
+			want: apiRequest{method: "POST", uri: "/api/v1/forwards", contentType: "application/json", body: `{"committee":"C99999999","reference":"WIRE-1"}`}},
+		{args: []string{"forward", "list", "--json"}, answer: "forwards.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/forwards"}, golden: "forward-list.json"},
+		{args: []string{"forward", "list", "--committee", "C99999999"}, answer: "forwards.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/forwards?committee=C99999999"}, golden: "forward-list.txt"},
+		{args: []string{"blocklist", "list"}, answer: "blocklist.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/blocklist"}, golden: "blocklist-list.txt"},
+		{args: []string{"blocklist", "list", "--committee", "C99999999", "--json"}, answer: "blocklist.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/blocklist?committee=C99999999"}, golden: "blocklist-list.json"},
+		{args: []string{"blocklist", "add", "+12125550100", "--committee", "C99999999", "--reason", "foreign national"}, answer: "block.json", status: 201,
+			want: apiRequest{method: "POST", uri: "/api/v1/blocklist", contentType: "application/json", body: `{"committee":"C99999999","phone":"+12125550100","reason":"foreign national"}`}, golden: "blocklist-add.txt"},
+		{args: []string{"blocklist", "remove", "+12125550100", "--committee", "C99999999"}, answer: "block.json",
+			want: apiRequest{method: "DELETE", uri: "/api/v1/blocklist/+12125550100?committee=C99999999"}, golden: "blocklist-remove.txt"},
+		{args: []string{"actions"}, answer: "actions.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/actions"}, golden: "actions.txt"},
+		{args: []string{"actions", "--json"}, answer: "actions.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/actions"}, golden: "actions.json"},
 	}
 	for _, tt := range tests {
 		status := tt.status
@@ -164,10 +223,29 @@ func TestClientErrors(t *testing.T) {
 		api.mu.Lock()
 		api.answer = apiAnswer{tt.status, tt.ct, tt.body}
 		api.mu.Unlock()
+
 		r := shortcode(t, "", env, "token", "list")
 		r.want(t, 1, "token", "list")
 		if !strings.Contains(r.stderr, tt.want) || r.stdout != "" {
 			t.Errorf("answer %d %s: stdout %q, stderr %q, want %q", tt.status, tt.body, r.stdout, r.stderr, tt.want)
 		}
+	}
+}
+
+// TestRefundRefused: a refund the carrier refused is a failure, with the
+// carrier's reason.
+func TestRefundRefused(t *testing.T) {
+	api := newFakeAPI(t)
+	env := []string{"SHORTCODE_SERVER=" + api.srv.URL, "SHORTCODE_TOKEN=" + testToken}
+	var refund map[string]any
+	if err := json.Unmarshal([]byte(apiFile(t, "refund.json")), &refund); err != nil {
+		t.Fatal(err)
+	}
+	refund["status"], refund["decline_reason"] = "refused", "refund window closed"
+	api.answerWith(201, jsonOf(t, refund))
+	r := shortcode(t, "", env, "refund", "D00000002", "--reason", "excessive")
+	r.want(t, 1)
+	if !strings.Contains(r.stderr, "refused by the carrier: refund window closed") {
+		t.Errorf("refused refund: %s", r.stderr)
 	}
 }

@@ -102,8 +102,50 @@ var examples = map[string][]string{
 	"program deactivate":             {"shortcode program deactivate hope"},
 	"program withdraw-good-standing": {"shortcode program withdraw-good-standing hope"},
 	"program restore-good-standing":  {"shortcode program restore-good-standing hope"},
-	"version":                        {"shortcode version", "shortcode --version"},
-	"help":                           {"shortcode help token create", "shortcode token create --help"},
+	"donations": {
+		"shortcode donations list --committee C99999999 --from 2027-03-01 --to 2027-03-31",
+		"shortcode donations list --phone +12125550100 --json",
+		"shortcode donations show 00000001780000000000-000-a1b2c3",
+	},
+	"donations list": {
+		"shortcode donations list --committee C99999999 --from 2027-03-01 --to 2027-03-31",
+		"shortcode donations list --phone '+1******0100' --json",
+	},
+	"donations show": {"shortcode donations show 00000001780000000000-000-a1b2c3 --json"},
+	"refund": {
+		"shortcode refund DONATION --reason prohibited --discovered 2027-04-01",
+		"shortcode refund list --committee C99999999",
+	},
+	"refund request": {
+		"shortcode refund DONATION --reason donor-request",
+		"shortcode refund request DONATION --reason prohibited --discovered 2027-04-01",
+	},
+	"refund list": {"shortcode refund list --committee C99999999 --json"},
+	"settle": {
+		"shortcode settle import simmobile-2027-03.csv --carrier SimMobile",
+		"shortcode settle list",
+	},
+	"settle import": {"shortcode settle import simmobile-2027-03.csv --carrier SimMobile --json"},
+	"settle list":   {"shortcode settle list --json"},
+	"forward": {
+		"shortcode forward due --within 10d",
+		"shortcode forward record --committee C99999999 --reference WIRE-1 --through 2027-03-15 --amount 150000.00",
+		"shortcode forward list --committee C99999999",
+	},
+	"forward due":    {"shortcode forward due --committee C99999999 --within 1d12h"},
+	"forward record": {"shortcode forward record --committee C99999999 --reference WIRE-1 --amount 125.00"},
+	"forward list":   {"shortcode forward list --json"},
+	"blocklist": {
+		"shortcode blocklist add +12125550100 --committee C99999999 --reason 'foreign national'",
+		"shortcode blocklist list",
+		"shortcode blocklist remove +12125550100 --committee C99999999",
+	},
+	"blocklist list":   {"shortcode blocklist list --committee C99999999 --json"},
+	"blocklist add":    {"shortcode blocklist add +12125550100 --reason 'asked to be blocked'"},
+	"blocklist remove": {"shortcode blocklist remove +12125550100"},
+	"actions":          {"shortcode actions", "shortcode actions --json"},
+	"version":          {"shortcode version", "shortcode --version"},
+	"help":             {"shortcode help token create", "shortcode token create --help"},
 }
 
 // addExamples appends every command's examples to its help, and refuses
@@ -171,8 +213,10 @@ func typeName(v *kong.Value) string {
 	switch t := v.Target.Type(); {
 	case t == reflect.TypeFor[time.Duration]():
 		return "DURATION"
-	case t == reflect.TypeFor[time.Time]():
+	case t == reflect.TypeFor[date]():
 		return "YYYY-MM-DD"
+	case t == reflect.TypeFor[dollars]():
+		return "DOLLARS"
 	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
 		return "INT"
 	case t.Kind() == reflect.Uint64:
