@@ -3,23 +3,44 @@
 //
 // Local commands work on this machine:
 //
-//	shortcode serve                       run the service (and, by default, the simulator)
-//	shortcode migrate                     create a database or bring its schema up to date
-//	shortcode sim                         run the simulator on its own
-//	shortcode text                        a donor's phone in the terminal, through the simulator
-//	shortcode token create|list|revoke    API tokens; with --db on the database itself
-//	shortcode version                     print the version (also --version)
-//	shortcode help [COMMAND]              help for a command (also -h, --help)
+//	shortcode serve                         run the service (and, by default, the simulator)
+//	shortcode migrate                       create a database or bring its schema up to date
+//	shortcode sim                           run the simulator on its own
+//	shortcode text                          a donor's phone in the terminal, through the simulator
+//	shortcode token create|list|revoke --db on the database itself: the first admin token
+//	shortcode version                       print the version (also --version)
+//	shortcode help [COMMAND]                help for a command (also -h, --help)
 //
-// Client commands talk to a running server's operator API (--server,
-// --token; docs/operators.md):
+// Client commands talk to a running server's operator API (--server, default
+// http://127.0.0.1:8080, and --token; docs/operators.md), with the role the
+// API asks for:
 //
-//	shortcode token create|list|revoke    (admin)
+//	shortcode token create|list|revoke                   admin
+//	shortcode program list|show                          admin, treasurer, auditor
+//	shortcode program save|activate|deactivate           admin
+//	shortcode program withdraw-good-standing|restore-good-standing  admin
+//	shortcode donations list|show                        treasurer, auditor (numbers masked)
+//	shortcode refund [request] DONATION --reason R       treasurer
+//	shortcode refund list                                treasurer, auditor
+//	shortcode settle import FILE --carrier NAME          treasurer
+//	shortcode settle list                                treasurer, auditor
+//	shortcode forward record                             treasurer
+//	shortcode forward due|list                           treasurer, auditor
+//	shortcode blocklist add|remove                       treasurer
+//	shortcode blocklist list                             treasurer, auditor
+//	shortcode actions                                    every role
 //
-// Only serve and migrate create or migrate a database. The exit status is
-// 0 on success and for help, 1 when the command failed, 2 for a command
-// line that cannot be run. Every flag can also be set by its SHORTCODE_*
-// environment variable; a flag given wins.
+// Only serve and migrate create or migrate a database: the other commands
+// given a --db that does not exist, or is not migrated, say so and exit 1.
+// Lists print a table, or with --json the API's JSON (snake_case fields,
+// amounts as decimal strings of dollars).
+//
+// The exit status is 0 on success and for help, 1 when the command failed
+// (the error, once, on stderr), 2 for a command line that cannot be run
+// (the error and a hint). The flags of serve, migrate, sim and text, and
+// --db, --server and --token, can also be set by their SHORTCODE_*
+// variables (--db is SHORTCODE_DB); a flag given wins. The command line is
+// parsed by github.com/alecthomas/kong (cli.go).
 package main
 
 import (
