@@ -58,7 +58,7 @@ func (c *helpCommand) Run(ctx *kong.Context) error {
 }
 
 // examples are every command's examples, shown by its help; a command
-// without any is a mistake the parser refuses (checkExamples).
+// without any is a mistake the parser refuses (addExamples).
 var examples = map[string][]string{
 	"serve": {
 		"shortcode serve",
@@ -97,7 +97,7 @@ var examples = map[string][]string{
 	},
 	"program list":                   {"shortcode program list", "shortcode program list --short-code 62262 --json"},
 	"program show":                   {"shortcode program show demo"},
-	"program save":                   {"shortcode program save docs/program.example.json", "shortcode program show demo | sed s/10m/15m/ | shortcode program save -"},
+	"program save":                   {"shortcode program save docs/program.example.json", "shortcode program save - < hope.json"},
 	"program activate":               {"shortcode program activate hope"},
 	"program deactivate":             {"shortcode program deactivate hope"},
 	"program withdraw-good-standing": {"shortcode program withdraw-good-standing hope"},
@@ -105,13 +105,13 @@ var examples = map[string][]string{
 	"donations": {
 		"shortcode donations list --committee C99999999 --from 2027-03-01 --to 2027-03-31",
 		"shortcode donations list --phone +12125550100 --json",
-		"shortcode donations show 00000001780000000000-000-a1b2c3",
+		"shortcode donations show D4KQ2MZ7XW3BN5RTY6PLA",
 	},
 	"donations list": {
 		"shortcode donations list --committee C99999999 --from 2027-03-01 --to 2027-03-31",
 		"shortcode donations list --phone '+1******0100' --json",
 	},
-	"donations show": {"shortcode donations show 00000001780000000000-000-a1b2c3 --json"},
+	"donations show": {"shortcode donations show D4KQ2MZ7XW3BN5RTY6PLA --json"},
 	"refund": {
 		"shortcode refund DONATION --reason prohibited --discovered 2027-04-01",
 		"shortcode refund list --committee C99999999",
