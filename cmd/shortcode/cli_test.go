@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alecthomas/kong"
 )
@@ -313,5 +315,46 @@ func golden(t *testing.T, name, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("%s: got\n%s\nwant\n%s", name, got, want)
+	}
+}
+
+// TestLogFlags: serve and sim log JSON lines with --log-format json, and
+// only from --log-level up.
+func TestLogFlags(t *testing.T) {
+	s := serve(t, freeAddr(t), "--db", filepath.Join(t.TempDir(), "log.db"), "--sim-addr", freeAddr(t), "--log-format", "json")
+	s.stop()
+	lines := strings.Split(strings.TrimSpace(s.out.String()), "\n")
+	listening := false
+	for _, l := range lines {
+		var line struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Errorf("serve --log-format json wrote %q: %v", l, err)
+		}
+		listening = listening || line.Msg == "shortcode listening"
+	}
+	if !listening {
+		t.Errorf("no listening line:\n%s", s.out)
+	}
+
+	s = serve(t, freeAddr(t), "--db", filepath.Join(t.TempDir(), "log.db"), "--sim-addr", freeAddr(t), "--log-level", "warn")
+	s.stop()
+	if strings.Contains(s.out.String(), "level=INFO") {
+		t.Errorf("serve --log-level warn logged INFO:\n%s", s.out)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runSim(ctx, []string{"--addr", "127.0.0.1:0", "--twilio-auth-token", "tok", "--log-format", "json"}, logs)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `"msg":"simulator listening"`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sim --log-format json: no JSON listening line:\n%s", logs)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("sim: %v", err)
 	}
 }
