@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/shortcode/shortcode/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/cli")
@@ -288,6 +290,17 @@ func TestTokenLifecycle(t *testing.T) {
 		t.Errorf("local token list: %s (%v)", local.stdout, err)
 	}
 	srv.stop()
+	store, err := storage.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	acts, err := store.Actions(context.Background())
+	log := fmt.Sprint(acts)
+	if err != nil || strings.Count(log, localActor()+" token.create") != 1 ||
+		strings.Count(log, "(first admin) token.create") != 1 || strings.Count(log, "(first admin) token.revoke") != 1 {
+		t.Errorf("action log: %s (%v), want the local user's create, the admin token's create and revoke", log, err)
+	}
 }
 
 var (
