@@ -3,6 +3,7 @@ module github.com/shortcode/shortcode
 go 1.26.0
 
 require (
+	github.com/alecthomas/kong v1.17.0
 	github.com/gorilla/mux v1.8.1
 	github.com/jmoiron/sqlx v1.4.0
 	github.com/lib/pq v1.12.3
@@ -10,6 +11,7 @@ require (
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/warthog618/sms v0.3.0
+	github.com/xhit/go-str2duration/v2 v2.2.0
 	golang.org/x/mod v0.43.0
 	golang.org/x/net v0.62.0
 	modernc.org/sqlite v1.62.0

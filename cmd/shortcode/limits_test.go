@@ -288,7 +288,7 @@ func startSim(t *testing.T, args ...string) (addr string, stop func() error) {
 	logs := &lockedBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- runSim(ctx, append([]string{"--addr", "127.0.0.1:0", "--twilio-auth-token", "tok"}, args...), io.Discard, logs)
+		done <- runSim(ctx, append([]string{"--addr", "127.0.0.1:0", "--twilio-auth-token", "tok"}, args...), logs)
 	}()
 	stop = func() error {
 		cancel()
@@ -352,20 +352,36 @@ func TestSimCutsSlowClients(t *testing.T) {
 }
 
 func TestServeLimitFlags(t *testing.T) {
-	m := NewMain()
-	if err := m.ParseFlags(nil, io.Discard); err != nil || m.Limits != httpserver.DefaultLimits {
-		t.Errorf("no flags: limits %+v (%v), want the defaults %+v", m.Limits, err, httpserver.DefaultLimits)
+	limits := func(args ...string) (httpserver.Limits, error) {
+		c, _, err := parse(append([]string{"serve"}, args...), io.Discard, io.Discard)
+		if err != nil {
+			return httpserver.Limits{}, err
+		}
+		return c.Serve.main(io.Discard).Limits, nil
+	}
+	if l, err := limits(); err != nil || l != httpserver.DefaultLimits {
+		t.Errorf("no flags: limits %+v (%v), want the defaults %+v", l, err, httpserver.DefaultLimits)
 	}
 	t.Setenv("SHORTCODE_MAX_CONNS", "7")
-	m = NewMain()
+	t.Setenv("SHORTCODE_IDLE_TIMEOUT", "1d")
 	want := httpserver.DefaultLimits
-	want.MaxConns, want.Write = 7, 45*time.Second
-	if err := m.ParseFlags([]string{"--write-timeout", "45s"}, io.Discard); err != nil || m.Limits != want {
-		t.Errorf("limits %+v (%v), want %+v", m.Limits, err, want)
+	want.MaxConns, want.Write, want.Idle = 7, 45*time.Second, 24*time.Hour
+	if l, err := limits("--write-timeout", "45s"); err != nil || l != want {
+		t.Errorf("limits %+v (%v), want %+v", l, err, want)
+	}
+	want.MaxConns = 8 // a flag beats its variable
+	if l, err := limits("--write-timeout", "45s", "--max-conns", "8"); err != nil || l != want {
+		t.Errorf("limits %+v (%v), want %+v", l, err, want)
 	}
 	for _, args := range [][]string{{"--shutdown-timeout", "-1s"}, {"--read-timeout", "0"}, {"--max-conns", "many"}} {
-		if err := NewMain().ParseFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), args[0]) {
-			t.Errorf("ParseFlags(%q) = %v, want an error about %s", args, err, args[0])
+		var u *usageError
+		if _, err := limits(args...); !errors.As(err, &u) || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("serve %q: %v, want a usage error about %s", args, err, args[0])
 		}
 	}
+}
+
+// runSim runs `shortcode sim` with args until ctx is done.
+func runSim(ctx context.Context, args []string, stderr io.Writer) error {
+	return run(ctx, append([]string{"sim"}, args...), strings.NewReader(""), io.Discard, stderr)
 }

@@ -1,121 +1,86 @@
 // Command shortcode is an FEC-compliant SMS donation processor: donors text
 // a keyword to a short code and give, billed to their phone.
 //
-//	shortcode serve     run the service (and, by default, the simulator)
-//	shortcode migrate   bring a database's schema up to date
-//	shortcode text      a donor's phone in the terminal, through the simulator
+// Local commands work on this machine:
+//
+//	shortcode serve                         run the service (and, by default, the simulator)
+//	shortcode migrate                       create a database or bring its schema up to date
+//	shortcode sim                           run the simulator on its own
+//	shortcode text                          a donor's phone in the terminal, through the simulator
+//	shortcode token create|list|revoke --db on the database itself: the first admin token
+//	shortcode version                       print the version (also --version)
+//	shortcode help [COMMAND]                help for a command (also -h, --help)
+//
+// Client commands talk to a running server's operator API (--server, default
+// http://127.0.0.1:8080, and --token; docs/operators.md), with the role the
+// API asks for:
+//
+//	shortcode token create|list|revoke                   admin
+//	shortcode program list|show                          admin, treasurer, auditor
+//	shortcode program save|activate|deactivate           admin
+//	shortcode program withdraw-good-standing|restore-good-standing  admin
+//	shortcode donations list|show                        treasurer, auditor (numbers masked)
+//	shortcode refund [request] DONATION --reason R       treasurer
+//	shortcode refund list                                treasurer, auditor
+//	shortcode settle import FILE --carrier NAME          treasurer
+//	shortcode settle list                                treasurer, auditor
+//	shortcode forward record                             treasurer
+//	shortcode forward due|list                           treasurer, auditor
+//	shortcode blocklist add|remove                       treasurer
+//	shortcode blocklist list                             treasurer, auditor
+//	shortcode actions                                    every role
+//
+// Only serve and migrate create or migrate a database: the other commands
+// given a --db that does not exist, or is not migrated, say so and exit 1.
+// Lists print a table, or with --json the API's JSON (snake_case fields,
+// amounts as decimal strings of dollars).
+//
+// The exit status is 0 on success and for help, 1 when the command failed
+// (the error, once, on stderr), 2 for a command line that cannot be run
+// (the error and a hint). The flags of serve, migrate, sim and text, and
+// --db, --server and --token, can also be set by their SHORTCODE_*
+// variables (--db is SHORTCODE_DB); a flag given wins. The command line is
+// parsed by github.com/alecthomas/kong (cli.go).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 )
 
-const usage = `usage: shortcode <command> [flags]
-
-commands:
-  serve     run the donation service; by default with the simulator in-process
-  sim       run the simulator (gateway, phones, carriers) on its own
-  migrate   apply the database migrations (--db URL)
-  text      a donor's phone in the terminal: lines typed are sent, texts received are printed
-  program   save a program from a JSON file, or list programs
-  refund    refund a contribution through its carrier, or list refunds
-  settle    import a carrier settlement file (settle import FILE --carrier NAME)
-  forward   record money forwarded to a committee, or list forwarding deadlines
-
-Run "shortcode <command> -h" for a command's flags. Every flag can also be set
-by an environment variable: --twilio-auth-token is SHORTCODE_TWILIO_AUTH_TOKEN.
-`
+// Exit statuses.
+const (
+	exitFailure = 1 // the command failed
+	exitUsage   = 2 // the command line cannot be run
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "shortcode:", err)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(report(err, os.Stderr))
+}
+
+// report writes err, once, and returns the exit status for it.
+func report(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "shortcode:", err)
+	var u *usageError
+	if errors.As(err, &u) {
+		if u.hint != "" {
+			fmt.Fprintln(stderr, u.hint)
 		}
-		os.Exit(exitCode(err))
+		return exitUsage
 	}
-}
-
-// failure marks an error of work that was tried and did not succeed, as
-// opposed to a command used wrongly.
-type failure struct{ error }
-
-func (f failure) Unwrap() error { return f.error }
-
-// exitCode is 1 for a failure and 2 for any other error.
-func exitCode(err error) int {
-	if errors.As(err, new(failure)) {
-		return 1
-	}
-	return 2
-}
-
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command")
-	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		m := NewMain()
-		if err := m.ParseFlags(args, stderr); err != nil {
-			return err
-		}
-		return m.Serve(ctx)
-	case "migrate":
-		return runMigrate(ctx, args, stdout, stderr)
-	case "text":
-		return runText(ctx, args, stdin, stdout, stderr)
-	case "sim":
-		return runSim(ctx, args, stdout, stderr)
-	case "program":
-		return runProgram(ctx, args, stdout, stderr)
-	case "refund":
-		return runRefund(ctx, args, stdout, stderr)
-	case "settle":
-		return runSettle(ctx, args, stdout, stderr)
-	case "forward":
-		return runForward(ctx, args, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
-	}
-}
-
-// newFlags makes a flag set whose defaults come from SHORTCODE_* variables.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// env returns the SHORTCODE_* variable for a flag name, or def.
-func env(flagName, def string) string {
-	key := "SHORTCODE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-	if v, ok := os.LookupEnv(key); ok {
-		return v
-	}
-	return def
-}
-
-// stringFlag defines a string flag with its SHORTCODE_* default.
-func stringFlag(fs *flag.FlagSet, p *string, name, def, help string) {
-	key := "SHORTCODE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-	fs.StringVar(p, name, env(name, def), help+" ($"+key+")")
+	return exitFailure
 }
 
 // version is the module version this binary was built from, with the VCS
@@ -133,3 +98,9 @@ func version() string {
 	}
 	return v
 }
+
+// failure marks an error of work that was tried and did not succeed, as
+// opposed to a command used wrongly (exit 1 either way but for usage).
+type failure struct{ error }
+
+func (f failure) Unwrap() error { return f.error }

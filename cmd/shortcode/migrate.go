@@ -3,19 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/shortcode/shortcode/storage"
 )
 
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", stderr)
-	var dsn string
-	stringFlag(fs, &dsn, "db", "shortcode.db", "database: a SQLite file path, or a postgres:// URL")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	db, err := storage.Open(ctx, dsn)
+// migrateCommand is `shortcode migrate`: with serve, the only command that
+// creates or migrates a database.
+type migrateCommand struct {
+	DB string `default:"shortcode.db" placeholder:"DSN" help:"Database: a SQLite file path (created if missing), or a postgres:// URL."`
+}
+
+func (c *migrateCommand) Run(ctx context.Context, s *stdio) error {
+	db, err := storage.Open(ctx, c.DB)
 	if err != nil {
 		return err
 	}
@@ -23,6 +22,6 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "migrated %s (%s)\n", redact(dsn), db.Driver())
+	fmt.Fprintf(s.out, "migrated %s (%s)\n", redact(c.DB), db.Driver())
 	return nil
 }

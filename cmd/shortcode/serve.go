@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,60 +84,62 @@ func NewMain() *Main {
 	}
 }
 
-// ParseFlags reads the serve flags, each defaulting to its SHORTCODE_* variable.
-func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
-	stringFlag(fs, &m.DB, "db", m.DB, "database: a SQLite file path, or a postgres:// URL")
-	stringFlag(fs, &m.Addr, "addr", m.Addr, "HTTP listen address")
-	stringFlag(fs, &m.PublicURL, "public-url", m.PublicURL, "URL the gateway calls us at; webhook signatures are computed over it (default http://ADDR)")
-	stringFlag(fs, &m.SimAddr, "sim-addr", m.SimAddr, `listen address of the embedded simulator; "off" for none`)
-	stringFlag(fs, &m.TwilioAuthToken, "twilio-auth-token", m.TwilioAuthToken, "webhook signing token and API password (random per start when unset)")
-	stringFlag(fs, &m.TwilioAccountSID, "twilio-account-sid", m.TwilioAccountSID, "Twilio account sid")
-	stringFlag(fs, &m.TwilioAPIURL, "twilio-api-url", m.TwilioAPIURL, "Twilio API base URL (default: the embedded simulator)")
-	stringFlag(fs, &m.Carriers, "carriers", m.Carriers, "carrier configuration file, JSON (default: the embedded simulator's carriers)")
-	stringFlag(fs, &m.PINKey, "pin-key", m.PINKey, "PIN hashing key, at least 32 hex digits, the same on every server (default: one kept in the database)")
-	rate := env("rate-limit", "20")
-	fs.StringVar(&rate, "rate-limit", rate, "MOs a phone number may send in a minute; more are recorded, not answered (STOP always works) ($SHORTCODE_RATE_LIMIT)")
-	lease := env("charge-lease", "30s")
-	fs.StringVar(&lease, "charge-lease", lease, "how long a charge attempt is left to the server making it before another server (or a restart) may retry it ($SHORTCODE_CHARGE_LEASE)")
-	sendLease := env("send-lease", "30s")
-	fs.StringVar(&sendLease, "send-lease", sendLease, "how long an MT being sent is left to the server sending it before another server (or a restart) looks for it at the gateway and sends it if it is not there ($SHORTCODE_SEND_LEASE)")
-	sendTimeout := env("send-timeout", "10s")
-	fs.StringVar(&sendTimeout, "send-timeout", sendTimeout, "longest wait for the gateway's answer to one MT ($SHORTCODE_SEND_TIMEOUT)")
-	backoff := env("charge-backoff", "1s")
-	fs.StringVar(&backoff, "charge-backoff", backoff, "first wait before asking again about a charge whose outcome is unknown ($SHORTCODE_CHARGE_BACKOFF)")
-	limits := defineLimitFlags(fs, m.Limits.OrDefaults())
-	if err := fs.Parse(args); err != nil {
+// serveCommand is `shortcode serve`.
+type serveCommand struct {
+	DB               string        `default:"shortcode.db" placeholder:"DSN" help:"Database: a SQLite file path, or a postgres:// URL; created if missing and migrated at start."`
+	Addr             string        `default:"127.0.0.1:8080" placeholder:"HOST:PORT" help:"HTTP listen address."`
+	PublicURL        string        `name:"public-url" placeholder:"URL" help:"URL the gateway calls us at; webhook signatures are computed over it (default http://ADDR)."`
+	SimAddr          string        `default:"127.0.0.1:8081" placeholder:"HOST:PORT" help:"Listen address of the embedded simulator; off for none."`
+	TwilioAuthToken  string        `name:"twilio-auth-token" help:"Webhook signing token and API password (random per start when unset)."`
+	TwilioAccountSID string        `name:"twilio-account-sid" default:"${sim_account_sid}" help:"Twilio account sid."`
+	TwilioAPIURL     string        `name:"twilio-api-url" placeholder:"URL" help:"Twilio API base URL (default: the embedded simulator)."`
+	Carriers         string        `placeholder:"FILE" help:"Carrier configuration file, JSON, docs/carriers.md (default: the embedded simulator's carriers)."`
+	PINKey           string        `name:"pin-key" placeholder:"HEX" help:"PIN hashing key, at least 32 hex digits, the same on every server (default: one kept in the database)."`
+	RateLimit        int           `default:"20" help:"MOs a phone number may send in a minute; more are recorded, not answered (STOP always works)."`
+	ChargeBackoff    time.Duration `default:"1s" help:"First wait before asking again about a charge whose outcome is unknown."`
+	ChargeLease      time.Duration `default:"30s" help:"How long a charge attempt is left to the server making it before another server (or a restart) may retry it."`
+	SendLease        time.Duration `default:"30s" help:"How long an MT being sent is left to the server sending it before another server (or a restart) looks for it at the gateway and sends it if it is not there."`
+	SendTimeout      time.Duration `default:"10s" help:"Longest wait for the gateway's answer to one MT."`
+	limitFlags       `embed:""`
+	logFlags         `embed:""`
+}
+
+// Validate checks the values kong cannot.
+func (c *serveCommand) Validate() error {
+	if _, err := c.limits(); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
-	}
-	l, err := limits.limits("serve")
-	if err != nil {
-		return err
-	}
-	m.Limits = l
-	n, err := strconv.Atoi(rate)
-	if err != nil || n <= 0 {
-		return fmt.Errorf("serve: --rate-limit %q: want a positive number", rate)
-	}
-	m.RateLimit = n
-	d, err := time.ParseDuration(backoff)
-	if err != nil || d <= 0 {
-		return fmt.Errorf("serve: --charge-backoff %q: want a positive duration", backoff)
-	}
-	m.ChargeBackoff = d
-	if m.ChargeLease, err = time.ParseDuration(lease); err != nil || m.ChargeLease <= 0 {
-		return fmt.Errorf("serve: --charge-lease %q: want a positive duration", lease)
-	}
-	if m.SendLease, err = time.ParseDuration(sendLease); err != nil || m.SendLease < time.Second {
-		return fmt.Errorf("serve: --send-lease %q: want a duration of at least 1s", sendLease)
-	}
-	if m.SendTimeout, err = time.ParseDuration(sendTimeout); err != nil || m.SendTimeout <= 0 {
-		return fmt.Errorf("serve: --send-timeout %q: want a positive duration", sendTimeout)
+	switch {
+	case c.RateLimit <= 0:
+		return fmt.Errorf("--rate-limit %d: want a positive number", c.RateLimit)
+	case c.ChargeBackoff <= 0:
+		return fmt.Errorf("--charge-backoff %v: want a positive duration", c.ChargeBackoff)
+	case c.ChargeLease <= 0:
+		return fmt.Errorf("--charge-lease %v: want a positive duration", c.ChargeLease)
+	case c.SendLease < time.Second:
+		return fmt.Errorf("--send-lease %v: want a duration of at least 1s", c.SendLease)
+	case c.SendTimeout <= 0:
+		return fmt.Errorf("--send-timeout %v: want a positive duration", c.SendTimeout)
 	}
 	return nil
+}
+
+// main returns the Main the flags describe, logging to w.
+func (c *serveCommand) main(w io.Writer) *Main {
+	limits, _ := c.limits() // checked by Validate
+	return &Main{
+		DB: c.DB, Addr: c.Addr, PublicURL: c.PublicURL, SimAddr: c.SimAddr,
+		TwilioAuthToken: c.TwilioAuthToken, TwilioAccountSID: c.TwilioAccountSID, TwilioAPIURL: c.TwilioAPIURL,
+		Carriers: c.Carriers, PINKey: c.PINKey, RateLimit: c.RateLimit,
+		ChargeBackoff: c.ChargeBackoff, ChargeLease: c.ChargeLease, SendLease: c.SendLease, SendTimeout: c.SendTimeout,
+		Limits: limits,
+		Log:    c.logger(w),
+	}
+}
+
+// Run serves until ctx is done.
+func (c *serveCommand) Run(ctx context.Context, s *stdio) error {
+	return c.main(s.err).Serve(ctx)
 }
 
 // Serve starts the program and runs it until ctx is done.

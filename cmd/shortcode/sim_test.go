@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -40,7 +41,7 @@ func TestRunSim(t *testing.T) {
 			"--addr", "127.0.0.1:0", "--twilio-auth-token", "tok",
 			"--carrier-user", "shortcode", "--carrier-password", "s3cret",
 			"--latency", "5ms", "--timeout", "50ms", "--error-rate", "0.25", "--duplicate-rate", "0.5", "--seed", "3",
-		}, io.Discard, logs)
+		}, logs)
 	}()
 
 	listening := regexp.MustCompile(`msg="simulator listening" url=(http://127\.0\.0\.1:[0-9]+)`)
@@ -138,18 +139,29 @@ func TestRunSimFlags(t *testing.T) {
 		{"BadIdleTimeout", with("--idle-timeout", "a while"), "--idle-timeout"},
 		{"NoConns", with("--max-conns", "0"), "--max-conns"},
 		{"LatencyOutlastsWrites", with("--latency", "3s", "--write-timeout", "2s"), "--write-timeout"},
-		{"ExtraArgument", with("extra"), "unexpected arguments"},
-		{"UnknownFlag", with("--nope"), "not defined"},
-		{"BadAddr", []string{"--addr", "256.0.0.1:http", "--twilio-auth-token", "tok"}, "listen"},
+		{"ExtraArgument", with("extra"), "unexpected argument extra"},
+		{"UnknownFlag", with("--nope"), "unknown flag --nope"},
+		{"DayLatency", with("--latency", "1d"), "--write-timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // never serve for long
-			err := runSim(ctx, tt.args, io.Discard, io.Discard)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("runSim(%q) = %v, want an error with %q", tt.args, err, tt.want)
+			err := runSim(ctx, tt.args, io.Discard)
+			var u *usageError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("sim %q: %v, want a usage error with %q", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRunSimListenFails: an address that cannot be listened on is a
+// failure (exit 1), not a usage error.
+func TestRunSimListenFails(t *testing.T) {
+	err := runSim(context.Background(), []string{"--addr", "256.0.0.1:http", "--twilio-auth-token", "tok"}, io.Discard)
+	var u *usageError
+	if err == nil || errors.As(err, &u) || !strings.Contains(err.Error(), "listen") {
+		t.Errorf("sim on a bad address: %v, want a failure to listen", err)
 	}
 }

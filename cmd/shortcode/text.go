@@ -16,18 +16,30 @@ import (
 	"github.com/shortcode/shortcode/compliance"
 )
 
+// textCommand is `shortcode text`.
+type textCommand struct {
+	From string        `required:"" placeholder:"E164" help:"The donor's phone number, E.164."`
+	To   string        `default:"62262" placeholder:"SHORT-CODE" help:"The short code."`
+	Sim  string        `default:"http://127.0.0.1:8081" placeholder:"URL" help:"The simulator's URL."`
+	Idle time.Duration `default:"2s" help:"At end of input, exit once no text has arrived for this long."`
+}
+
+// Validate checks the values kong cannot.
+func (c *textCommand) Validate() error {
+	if c.Idle <= 0 {
+		return fmt.Errorf("--idle %v: want a positive duration", c.Idle)
+	}
+	return nil
+}
+
+func (c *textCommand) Run(ctx context.Context, s *stdio) error {
+	return runText(ctx, c, s.in, s.out, s.err)
+}
+
 // runText is a donor's phone in the terminal: each input line is sent as an
 // MO through the simulator, each MT to the number is printed as "< body".
-func runText(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("text", stderr)
-	var from, to, simURL, idle string
-	stringFlag(fs, &from, "from", "", "the donor's phone number, E.164 (required)")
-	stringFlag(fs, &to, "to", "62262", "the short code")
-	stringFlag(fs, &simURL, "sim", "http://127.0.0.1:8081", "the simulator's URL")
-	stringFlag(fs, &idle, "idle", "2s", "at end of input, exit once no text has arrived for this long")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func runText(ctx context.Context, c *textCommand, stdin io.Reader, stdout, stderr io.Writer) error {
+	from, to, simURL, quiet := c.From, c.To, c.Sim, c.Idle
 	if from == "" {
 		return fmt.Errorf("text: --from is required")
 	}
@@ -35,9 +47,8 @@ func runText(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return fmt.Errorf("text: --from: %w", err)
 	}
-	quiet, err := time.ParseDuration(idle)
-	if err != nil || quiet <= 0 {
-		return fmt.Errorf("text: --idle %q: want a positive duration", idle)
+	if quiet <= 0 {
+		return fmt.Errorf("text: --idle %v: want a positive duration", quiet)
 	}
 	p := &phoneClient{
 		sim:   strings.TrimSuffix(simURL, "/"),

@@ -3,283 +3,559 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
-	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
-
-	"github.com/shortcode/shortcode/carrier"
-	"github.com/shortcode/shortcode/compliance"
-	"github.com/shortcode/shortcode/donation"
-	"github.com/shortcode/shortcode/donation/treasury"
-	"github.com/shortcode/shortcode/storage"
 )
 
-// treasurer is what the treasury commands share: the store, the carriers
-// and who is acting.
-type treasurer struct {
-	db, carriers, sim, actor string
-}
+// The treasurer's commands, through the API (docs/operators.md). Lists
+// print a table, or with --json the API's answer: snake_case fields,
+// amounts as decimal strings of dollars, times RFC 3339 in UTC.
 
-func (t *treasurer) flags(fs *flag.FlagSet) {
-	stringFlag(fs, &t.db, "db", "shortcode.db", "database: a SQLite file path, or a postgres:// URL")
-	stringFlag(fs, &t.carriers, "carriers", "", "carrier configuration file, JSON (default: the simulator's carriers at --sim)")
-	stringFlag(fs, &t.sim, "sim", "http://127.0.0.1:8081", "the simulator's URL, when no --carriers file is given")
-	stringFlag(fs, &t.actor, "actor", os.Getenv("USER"), "who is acting, for the action log")
-}
-
-// open returns the migrated store and the treasury service over it.
-func (t *treasurer) open(ctx context.Context) (*storage.DB, *treasury.Service, error) {
-	if t.actor == "" {
-		t.actor = "cli"
-	}
-	cfg := carrier.SimConfig(strings.TrimSuffix(t.sim, "/"))
-	if t.carriers != "" {
-		c, err := carrier.LoadConfig(t.carriers)
-		if err != nil {
-			return nil, nil, err
-		}
-		cfg = c
-	}
-	router, err := carrier.NewRouter(cfg, &http.Client{Timeout: 15 * time.Second})
-	if err != nil {
-		return nil, nil, err
-	}
-	db, err := storage.Open(ctx, t.db)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return db, &treasury.Service{Store: db.Treasury(), Carriers: router, Clock: donation.SystemClock{}}, nil
-}
-
-// parseDate reads a YYYY-MM-DD date; "" is the zero time.
-func parseDate(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	d, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return d, fmt.Errorf("--%s %q: want YYYY-MM-DD", name, s)
-	}
-	return d, nil
-}
-
-// parseDollars reads "12.34" or "12" into cents.
-func parseDollars(name, s string) (int64, error) {
-	cents, ok := compliance.ParseAmount(s)
-	if !ok {
-		return 0, fmt.Errorf("--%s %q: want an amount in dollars, e.g. 125.00", name, s)
-	}
-	return cents, nil
-}
-
-// interspersed parses flags that may come after positional arguments.
-func interspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-// runRefund: shortcode refund DONATION --reason R | shortcode refund list.
-func runRefund(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("refund", stderr)
-	var t treasurer
-	t.flags(fs)
-	var reason, discovered, committee string
-	stringFlag(fs, &reason, "reason", "", "prohibited, excessive or donor-request")
-	stringFlag(fs, &discovered, "discovered", "", "when a prohibited source was discovered, YYYY-MM-DD (default today)")
-	stringFlag(fs, &committee, "committee", "", "with list: one committee's refunds")
-	pos, err := interspersed(fs, args)
+// getList GETs path and prints its answer: as JSON, or through table.
+func getList[T any](ctx context.Context, f *apiFlags, cmd, path string, q url.Values, asJSON bool, s *stdio, table func([]T) *table) error {
+	api, err := f.client(cmd)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return errors.New("refund: usage: shortcode refund DONATION --reason prohibited|excessive|donor-request, or shortcode refund list")
-	}
-	db, svc, err := t.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if pos[0] == "list" {
-		rs, err := db.Refunds(ctx, committee)
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "REFUND\tDONATION\tPHONE\tAMOUNT\tREASON\tSTATUS\tREQUESTED\tDEADLINE\tLATE")
-		for _, r := range rs {
-			deadline := "-"
-			if !r.Deadline.IsZero() {
-				deadline = r.Deadline.Format(time.DateOnly)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", r.ID, r.DonationID, compliance.MaskPhone(r.Phone),
-				treasury.Dollars(r.Amount), r.Reason, r.Status, r.RequestedAt.Format(time.DateOnly), deadline, r.Late(now))
-		}
-		return w.Flush()
-	}
-	why, err := treasury.ParseReason(reason)
-	if err != nil {
-		return fmt.Errorf("refund: %w", err)
-	}
-	found, err := parseDate("discovered", discovered)
-	if err != nil {
-		return fmt.Errorf("refund: %w", err)
-	}
-	r, err := svc.Refund(ctx, pos[0], why, found, t.actor)
-	if err != nil {
-		return err
-	}
-	switch r.Status {
-	case treasury.Refunded:
-		fmt.Fprintf(stdout, "refunded %s of donation %s (refund %s, carrier reference %s)\n", treasury.Dollars(r.Amount), r.DonationID, r.ID, r.ServerRef)
-	case treasury.Refused:
-		return fmt.Errorf("refund %s of donation %s refused by the carrier: %s", r.ID, r.DonationID, r.DeclineReason)
-	default:
-		fmt.Fprintf(stdout, "refund %s of donation %s posted; the carrier's answer is not known yet, `shortcode serve` keeps asking\n", r.ID, r.DonationID)
-	}
-	if !r.Deadline.IsZero() {
-		fmt.Fprintf(stdout, "deadline %s (%s)\n", r.Deadline.Format(time.DateOnly), map[bool]string{true: "late", false: "in time"}[r.Late(time.Now().UTC())])
-	}
-	return nil
-}
-
-// runSettle: shortcode settle import FILE --carrier NAME.
-func runSettle(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("settle", stderr)
-	var t treasurer
-	t.flags(fs)
-	var carrierName string
-	var asJSON bool
-	stringFlag(fs, &carrierName, "carrier", "", "the carrier whose settlement file this is (required)")
-	fs.BoolVar(&asJSON, "json", false, "print the full report as JSON")
-	pos, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 || pos[0] != "import" {
-		return errors.New("settle: usage: shortcode settle import FILE --carrier NAME")
-	}
-	if carrierName == "" {
-		return errors.New("settle: --carrier is required")
-	}
-	f, err := os.Open(pos[1])
-	if err != nil {
-		return fmt.Errorf("settle: %w", err)
-	}
-	defer f.Close()
-	file, err := treasury.ParseSettlement(carrierName, filepath.Base(pos[1]), f)
-	if err != nil {
-		return err
-	}
-	db, svc, err := t.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	rep, err := svc.ImportSettlement(ctx, file, t.actor)
-	if err != nil {
+	var raw json.RawMessage
+	if err := api.Get(ctx, path, q, &raw); err != nil {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeRaw(s.out, raw)
 	}
-	fmt.Fprintln(stdout, rep.Summary())
+	var rows []T
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		return fmt.Errorf("%s: the server's answer: %w", cmd, err)
+	}
+	return table(rows).write(s.out)
+}
+
+// send sends in to path with method and prints the answer as JSON, or
+// decodes it into out for the caller to print.
+func send(ctx context.Context, f *apiFlags, cmd, method, path string, q url.Values, in any, asJSON bool, s *stdio, out any) (printed bool, err error) {
+	api, err := f.client(cmd)
+	if err != nil {
+		return false, err
+	}
+	var raw json.RawMessage
+	if err := api.Do(ctx, method, path, q, in, &raw); err != nil {
+		return false, err
+	}
+	if asJSON {
+		return true, writeRaw(s.out, raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return false, fmt.Errorf("%s: the server's answer: %w", cmd, err)
+	}
+	return false, nil
+}
+
+// query returns the non-empty pairs name, value as a query.
+func query(pairs ...string) url.Values {
+	q := url.Values{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			q.Set(pairs[i], pairs[i+1])
+		}
+	}
+	return q
+}
+
+// dollars is an amount flag in dollars, "150000.00" or "125", sent to the
+// server as written.
+type dollars string
+
+func (d *dollars) UnmarshalText(b []byte) error {
+	whole, frac, dot := strings.Cut(string(b), ".")
+	if whole == "" || len(whole) > 12 || strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" || (dot && (frac == "" || len(frac) > 2)) {
+		return fmt.Errorf("%q: want dollars such as 125.00", b)
+	}
+	*d = dollars(b)
+	return nil
+}
+
+// date is a day flag, YYYY-MM-DD.
+type date string
+
+func (d *date) UnmarshalText(b []byte) error {
+	if _, err := time.Parse(time.DateOnly, string(b)); err != nil {
+		return fmt.Errorf("%q: want a date, YYYY-MM-DD", b)
+	}
+	*d = date(b)
+	return nil
+}
+
+// usd formats a decimal amount of the API as dollars: "$10.00".
+func usd(amount string) string {
+	if strings.HasPrefix(amount, "-") {
+		return "-$" + amount[1:]
+	}
+	return "$" + amount
+}
+
+// apiTime is a time of the API, null when not yet.
+func apiTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return stamp(*t)
+}
+
+// donationsCommand is `shortcode donations`.
+type donationsCommand struct {
+	List donationsListCommand `cmd:"" help:"Find donations by phone number, committee and dates, oldest first."`
+	Show donationsShowCommand `cmd:"" help:"Show one donation and its evidence."`
+}
+
+type donationRow struct {
+	ID          string     `json:"id"`
+	ProgramID   string     `json:"program_id"`
+	CommitteeID string     `json:"committee_id"`
+	Phone       string     `json:"phone"`
+	ShortCode   string     `json:"short_code"`
+	Amount      string     `json:"amount"`
+	State       string     `json:"state"`
+	Carrier     string     `json:"carrier"`
+	CreatedAt   *time.Time `json:"created_at"`
+	ReceivedAt  *time.Time `json:"received_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	Evidence    struct {
+		CertifiedAt      *time.Time  `json:"certified_at"`
+		CertificationSeq int64       `json:"certification_seq"`
+		Channel          string      `json:"channel"`
+		TextVersion      string      `json:"text_version"`
+		TermsVersion     string      `json:"terms_version"`
+		PINVerified      bool        `json:"pin_verified"`
+		ChargeReference  string      `json:"charge_reference"`
+		DeclineCode      string      `json:"decline_code"`
+		DeclineReason    string      `json:"decline_reason"`
+		Refunds          []refundRow `json:"refunds"`
+	} `json:"evidence"`
+	CarrierFee    string     `json:"carrier_fee"`
+	AggregatorFee string     `json:"aggregator_fee"`
+	RefundedAt    *time.Time `json:"refunded_at"`
+	RemittedAt    *time.Time `json:"remitted_at"`
+	RemittedNet   string     `json:"remitted_net"`
+	ForwardID     string     `json:"forward_id"`
+}
+
+type donationsListCommand struct {
+	Phone     string `placeholder:"E164" help:"Only this phone number's: in full (treasurer), or masked as +1******4321."`
+	Committee string `placeholder:"FEC-ID" help:"Only this committee's."`
+	From      date   `help:"Only those received on or after this day (the committee's time zone)."`
+	To        date   `help:"Only those received on or before this day."`
+	Limit     int    `default:"1000" help:"At most this many (1 to 10000)."`
+	JSON      bool   `name:"json" help:"Print the donations and their evidence as JSON."`
+	apiFlags
+}
+
+func (c *donationsListCommand) Run(ctx context.Context, s *stdio) error {
+	q := query("phone", c.Phone, "committee", c.Committee, "from", string(c.From), "to", string(c.To), "limit", strconv.Itoa(c.Limit))
+	return getList(ctx, &c.apiFlags, "donations list", "/api/v1/donations", q, c.JSON, s, func(ds []donationRow) *table {
+		t := newTable("DONATION", "RECEIVED", "PHONE", "COMMITTEE", "PROGRAM", "AMOUNT", "STATE", "CARRIER", "CERTIFIED", "PIN", "REFUNDS")
+		for _, d := range ds {
+			t.add(d.ID, apiTime(d.ReceivedAt), d.Phone, d.CommitteeID, d.ProgramID, usd(d.Amount), d.State, d.Carrier,
+				apiTime(d.Evidence.CertifiedAt), yesNo(d.Evidence.PINVerified), len(d.Evidence.Refunds))
+		}
+		return t
+	})
+}
+
+type donationsShowCommand struct {
+	ID   string `arg:"" help:"The donation's id."`
+	JSON bool   `name:"json" help:"Print the donation and its evidence as JSON."`
+	apiFlags
+}
+
+func (c *donationsShowCommand) Run(ctx context.Context, s *stdio) error {
+	var d donationRow
+	printed, err := send(ctx, &c.apiFlags, "donations show", "GET", "/api/v1/donations/"+url.PathEscape(c.ID), nil, nil, c.JSON, s, &d)
+	if err != nil || printed {
+		return err
+	}
+	e := d.Evidence
+	t := newTable("FIELD", "VALUE")
+	for _, kv := range [][2]any{
+		{"donation", d.ID}, {"state", d.State}, {"amount", usd(d.Amount)}, {"phone", d.Phone},
+		{"committee", d.CommitteeID}, {"program", d.ProgramID}, {"short code", d.ShortCode}, {"carrier", d.Carrier},
+		{"created", apiTime(d.CreatedAt)}, {"received", apiTime(d.ReceivedAt)}, {"finished", apiTime(d.FinishedAt)},
+		{"certified", apiTime(e.CertifiedAt)}, {"certification", e.CertificationSeq}, {"channel", e.Channel},
+		{"text version", e.TextVersion}, {"terms version", e.TermsVersion}, {"PIN verified", yesNo(e.PINVerified)},
+		{"charge reference", e.ChargeReference}, {"decline", strings.TrimSpace(e.DeclineCode + " " + e.DeclineReason)},
+		{"carrier fee", usd(d.CarrierFee)}, {"aggregator fee", usd(d.AggregatorFee)},
+		{"refunded", apiTime(d.RefundedAt)}, {"remitted", apiTime(d.RemittedAt)}, {"remitted net", usd(d.RemittedNet)},
+		{"forward", d.ForwardID},
+	} {
+		t.add(kv[0], kv[1])
+	}
+	for _, r := range e.Refunds {
+		t.add("refund", fmt.Sprintf("%s %s %s %s", r.ID, usd(r.Amount), r.Reason, r.Status))
+	}
+	return t.write(s.out)
+}
+
+// refundCommand is `shortcode refund`.
+type refundCommand struct {
+	Request refundRequestCommand `cmd:"" default:"withargs" help:"Refund a contribution through its carrier (the default: shortcode refund DONATION --reason ...)."`
+	List    refundListCommand    `cmd:"" help:"List refunds, with their deadlines."`
+}
+
+type refundRow struct {
+	ID            string     `json:"id"`
+	DonationID    string     `json:"donation_id"`
+	Phone         string     `json:"phone"`
+	CommitteeID   string     `json:"committee_id"`
+	Amount        string     `json:"amount"`
+	Reason        string     `json:"reason"`
+	Status        string     `json:"status"`
+	RequestedAt   *time.Time `json:"requested_at"`
+	Deadline      *time.Time `json:"deadline"`
+	Late          *bool      `json:"late"`
+	ServerRef     string     `json:"server_reference"`
+	DeclineReason string     `json:"decline_reason"`
+}
+
+type refundRequestCommand struct {
+	Donation   string `arg:"" help:"The donation's id."`
+	Reason     string `required:"" enum:"prohibited,excessive,donor-request" help:"Why: a prohibited source, an excessive contribution, or the donor's request."`
+	Discovered date   `help:"When a prohibited source was discovered (default today): the refund's deadline runs from it."`
+	JSON       bool   `name:"json" help:"Print the refund as JSON."`
+	apiFlags
+}
+
+func (c *refundRequestCommand) Run(ctx context.Context, s *stdio) error {
+	in := map[string]string{"donation_id": c.Donation, "reason": c.Reason, "discovered": string(c.Discovered)}
+	var r refundRow
+	printed, err := send(ctx, &c.apiFlags, "refund", "POST", "/api/v1/refunds", nil, in, c.JSON, s, &r)
+	if err != nil || printed {
+		return err
+	}
+	switch r.Status {
+	case "refunded":
+		fmt.Fprintf(s.out, "refunded %s of donation %s (refund %s, carrier reference %s)\n", usd(r.Amount), r.DonationID, r.ID, r.ServerRef)
+	case "refused":
+		return fmt.Errorf("refund %s of donation %s refused by the carrier: %s", r.ID, r.DonationID, r.DeclineReason)
+	default:
+		fmt.Fprintf(s.out, "refund %s of donation %s posted; the carrier's answer is not known yet, shortcode serve keeps asking\n", r.ID, r.DonationID)
+	}
+	if r.Deadline != nil {
+		when := "in time"
+		if r.Late != nil && *r.Late {
+			when = "late"
+		}
+		fmt.Fprintf(s.out, "deadline %s (%s)\n", day(*r.Deadline), when)
+	}
+	return nil
+}
+
+type refundListCommand struct {
+	Committee string `placeholder:"FEC-ID" help:"Only this committee's refunds."`
+	JSON      bool   `name:"json" help:"Print the refunds as JSON."`
+	apiFlags
+}
+
+func (c *refundListCommand) Run(ctx context.Context, s *stdio) error {
+	return getList(ctx, &c.apiFlags, "refund list", "/api/v1/refunds", query("committee", c.Committee), c.JSON, s, func(rs []refundRow) *table {
+		t := newTable("REFUND", "DONATION", "PHONE", "AMOUNT", "REASON", "STATUS", "REQUESTED", "DEADLINE", "LATE")
+		for _, r := range rs {
+			deadline, late := "", ""
+			if r.Deadline != nil {
+				deadline = day(*r.Deadline)
+			}
+			if r.Late != nil {
+				late = yesNo(*r.Late)
+			}
+			requested := ""
+			if r.RequestedAt != nil {
+				requested = day(*r.RequestedAt)
+			}
+			t.add(r.ID, r.DonationID, r.Phone, usd(r.Amount), r.Reason, r.Status, requested, deadline, late)
+		}
+		return t
+	})
+}
+
+// settleCommand is `shortcode settle`.
+type settleCommand struct {
+	Import settleImportCommand `cmd:"" help:"Import a carrier's settlement file (CSV): every line matched or reported."`
+	List   settleListCommand   `cmd:"" help:"List the settlement files imported."`
+}
+
+type settleImportCommand struct {
+	File    string `arg:"" placeholder:"FILE" help:"The settlement file, CSV, as the carrier sent it."`
+	Carrier string `required:"" help:"The carrier whose file it is, as named in the carrier file."`
+	JSON    bool   `name:"json" help:"Print the whole report, every line, as JSON."`
+	apiFlags
+}
+
+type settleReport struct {
+	File            string `json:"file"`
+	Carrier         string `json:"carrier"`
+	SHA256          string `json:"sha256"`
+	AlreadyImported bool   `json:"already_imported"`
+	Matched         int    `json:"matched"`
+	Problems        int    `json:"problems"`
+	Remitted        string `json:"remitted"`
+	Lines           []struct {
+		No        int    `json:"line"`
+		ServerRef string `json:"server_reference"`
+		Reference string `json:"reference"`
+		Problem   string `json:"problem"`
+	} `json:"lines"`
+}
+
+func (c *settleImportCommand) Run(ctx context.Context, s *stdio) error {
+	b, err := os.ReadFile(c.File)
+	if err != nil {
+		return fmt.Errorf("settlement file: %w", err)
+	}
+	in := map[string]string{"carrier": c.Carrier, "name": filepath.Base(c.File), "file": string(b)}
+	var rep settleReport
+	printed, err := send(ctx, &c.apiFlags, "settle import", "POST", "/api/v1/settlements", nil, in, c.JSON, s, &rep)
+	if err != nil || printed {
+		return err
+	}
+	if rep.AlreadyImported {
+		fmt.Fprintf(s.out, "%s: already imported (sha256 %.12s); nothing changed\n", rep.File, rep.SHA256)
+		return nil
+	}
+	fmt.Fprintf(s.out, "%s (%s): %d lines, %d matched, %d reported; %s remitted\n", rep.File, rep.Carrier, len(rep.Lines), rep.Matched, rep.Problems, usd(rep.Remitted))
 	for _, l := range rep.Lines {
 		if l.Problem != "" {
-			fmt.Fprintf(stdout, "line %d (%s, %s): %s\n", l.No, l.Reference, l.ServerRef, l.Problem)
+			fmt.Fprintf(s.out, "line %d (%s, %s): %s\n", l.No, l.Reference, l.ServerRef, l.Problem)
 		}
 	}
 	return nil
 }
 
-// runForward: shortcode forward record ... | shortcode forward due ...
-func runForward(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("forward", stderr)
-	var t treasurer
-	t.flags(fs)
-	var committee, through, amount, reference, within string
-	stringFlag(fs, &committee, "committee", "", "the committee's FEC ID")
-	stringFlag(fs, &through, "through", "", "record: contributions received through this day, YYYY-MM-DD (default today)")
-	stringFlag(fs, &amount, "amount", "", "record: the amount forwarded, checked against the contributions' total")
-	stringFlag(fs, &reference, "reference", "", "record: the wire or check reference (required)")
-	stringFlag(fs, &within, "within", "72h", "due: list deadlines missed or within this long")
-	pos, err := interspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || (pos[0] != "record" && pos[0] != "due") {
-		return errors.New("forward: usage: shortcode forward record --committee ID --reference REF [--through DATE] [--amount 0.00], or shortcode forward due [--committee ID] [--within 72h]")
-	}
-	db, svc, err := t.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if pos[0] == "due" {
-		d, err := time.ParseDuration(within)
-		if err != nil {
-			return fmt.Errorf("forward: --within %q: %w", within, err)
+type settleListCommand struct {
+	JSON bool `name:"json" help:"Print the imports as JSON."`
+	apiFlags
+}
+
+type settlementRow struct {
+	SHA256     string    `json:"sha256"`
+	Carrier    string    `json:"carrier"`
+	Name       string    `json:"name"`
+	Lines      int       `json:"lines"`
+	ImportedAt time.Time `json:"imported_at"`
+	Matched    int       `json:"matched"`
+	Problems   int       `json:"problems"`
+	Remitted   string    `json:"remitted"`
+}
+
+func (c *settleListCommand) Run(ctx context.Context, s *stdio) error {
+	return getList(ctx, &c.apiFlags, "settle list", "/api/v1/settlements", nil, c.JSON, s, func(ss []settlementRow) *table {
+		t := newTable("IMPORTED", "CARRIER", "FILE", "LINES", "MATCHED", "REPORTED", "REMITTED", "SHA256")
+		for _, x := range ss {
+			t.add(stamp(x.ImportedAt), x.Carrier, x.Name, x.Lines, x.Matched, x.Problems, usd(x.Remitted), x.SHA256[:min(12, len(x.SHA256))])
 		}
-		due, err := svc.Due(ctx, committee, d)
-		if err != nil {
-			return err
-		}
-		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "DONATION\tCOMMITTEE\tAMOUNT\tRECEIVED\tDEADLINE\tSTATE")
-		for _, x := range due {
+		return t
+	})
+}
+
+// forwardCommand is `shortcode forward`.
+type forwardCommand struct {
+	Due    forwardDueCommand    `cmd:"" help:"List contributions whose forwarding deadline is missed or near."`
+	Record forwardRecordCommand `cmd:"" help:"Record money forwarded to a committee: every contribution received through a day."`
+	List   forwardListCommand   `cmd:"" help:"List the forwards recorded."`
+}
+
+type forwardDueCommand struct {
+	Committee string        `placeholder:"FEC-ID" help:"Only this committee's contributions."`
+	Within    time.Duration `default:"72h" help:"List the deadlines missed or within this long, e.g. 10d."`
+	JSON      bool          `name:"json" help:"Print the contributions due as JSON."`
+	apiFlags
+}
+
+func (c *forwardDueCommand) Validate() error {
+	if c.Within < 0 {
+		return fmt.Errorf("--within %v: want a duration of 0 or more", c.Within)
+	}
+	return nil
+}
+
+type dueRow struct {
+	DonationID  string    `json:"donation_id"`
+	CommitteeID string    `json:"committee_id"`
+	Amount      string    `json:"amount"`
+	ReceivedAt  time.Time `json:"received_at"`
+	Deadline    time.Time `json:"deadline"`
+	Missed      bool      `json:"missed"`
+}
+
+func (c *forwardDueCommand) Run(ctx context.Context, s *stdio) error {
+	q := query("committee", c.Committee, "within", c.Within.String())
+	return getList(ctx, &c.apiFlags, "forward due", "/api/v1/forwards/due", q, c.JSON, s, func(ds []dueRow) *table {
+		t := newTable("DONATION", "COMMITTEE", "AMOUNT", "RECEIVED", "DEADLINE", "STATE")
+		for _, d := range ds {
 			state := "near"
-			if x.Missed {
+			if d.Missed {
 				state = "MISSED"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", x.Donation.ID, x.Donation.CommitteeID, treasury.Dollars(x.Donation.Amount),
-				x.Donation.ReceivedAt.Format(time.RFC3339), x.Deadline.Format(time.RFC3339), state)
+			t.add(d.DonationID, d.CommitteeID, usd(d.Amount), stamp(d.ReceivedAt), stamp(d.Deadline), state)
 		}
-		return w.Flush()
+		return t
+	})
+}
+
+type forwardRecordCommand struct {
+	Committee string  `required:"" placeholder:"FEC-ID" help:"The committee the money went to."`
+	Reference string  `required:"" help:"The wire or check reference."`
+	Through   date    `help:"The contributions received through this day (default today)."`
+	Amount    dollars `help:"The amount forwarded, checked against the contributions' total."`
+	JSON      bool    `name:"json" help:"Print the forward as JSON."`
+	apiFlags
+}
+
+type forwardRow struct {
+	ID             string    `json:"id"`
+	CommitteeID    string    `json:"committee_id"`
+	Amount         string    `json:"amount"`
+	Count          int       `json:"count"`
+	ReceivedBefore time.Time `json:"received_before"`
+	At             time.Time `json:"at"`
+	Reference      string    `json:"reference"`
+	Actor          string    `json:"actor"`
+}
+
+func (c *forwardRecordCommand) Run(ctx context.Context, s *stdio) error {
+	in := struct {
+		Committee string  `json:"committee"`
+		Reference string  `json:"reference"`
+		Through   string  `json:"through,omitempty"`
+		Amount    *string `json:"amount,omitempty"`
+	}{Committee: c.Committee, Reference: c.Reference, Through: string(c.Through)}
+	if c.Amount != "" {
+		a := string(c.Amount)
+		in.Amount = &a
 	}
-	if committee == "" {
-		return errors.New("forward: --committee is required")
-	}
-	day := time.Now().UTC()
-	if through != "" {
-		if day, err = parseDate("through", through); err != nil {
-			return fmt.Errorf("forward: %w", err)
-		}
-	}
-	var want *int64
-	if amount != "" {
-		cents, err := parseDollars("amount", amount)
-		if err != nil {
-			return fmt.Errorf("forward: %w", err)
-		}
-		want = &cents
-	}
-	f, err := svc.RecordForward(ctx, committee, day, want, reference, t.actor)
-	if err != nil {
+	var f forwardRow
+	printed, err := send(ctx, &c.apiFlags, "forward record", "POST", "/api/v1/forwards", nil, in, c.JSON, s, &f)
+	if err != nil || printed {
 		return err
 	}
-	fmt.Fprintf(stdout, "forward %s: %d contributions, %s, to %s (reference %s)\n", f.ID, f.Count, treasury.Dollars(f.Amount), f.CommitteeID, f.Reference)
+	fmt.Fprintf(s.out, "forward %s: %d contributions, %s, to %s (reference %s)\n", f.ID, f.Count, usd(f.Amount), f.CommitteeID, f.Reference)
 	return nil
+}
+
+type forwardListCommand struct {
+	Committee string `placeholder:"FEC-ID" help:"Only this committee's forwards."`
+	JSON      bool   `name:"json" help:"Print the forwards as JSON."`
+	apiFlags
+}
+
+func (c *forwardListCommand) Run(ctx context.Context, s *stdio) error {
+	return getList(ctx, &c.apiFlags, "forward list", "/api/v1/forwards", query("committee", c.Committee), c.JSON, s, func(fs []forwardRow) *table {
+		t := newTable("FORWARD", "AT", "COMMITTEE", "AMOUNT", "CONTRIBUTIONS", "RECEIVED BEFORE", "REFERENCE", "BY")
+		for _, f := range fs {
+			t.add(f.ID, stamp(f.At), f.CommitteeID, usd(f.Amount), f.Count, stamp(f.ReceivedBefore), f.Reference, f.Actor)
+		}
+		return t
+	})
+}
+
+// blocklistCommand is `shortcode blocklist`.
+type blocklistCommand struct {
+	List   blocklistListCommand   `cmd:"" help:"List the numbers that may not give."`
+	Add    blocklistAddCommand    `cmd:"" help:"Block a number, for one committee or, without --committee, for all."`
+	Remove blocklistRemoveCommand `cmd:"" help:"Unblock a number."`
+}
+
+type blockRow struct {
+	CommitteeID string    `json:"committee_id"`
+	Phone       string    `json:"phone"`
+	Reason      string    `json:"reason"`
+	Source      string    `json:"source"`
+	At          time.Time `json:"at"`
+}
+
+func (b blockRow) committee() string {
+	if b.CommitteeID == "" {
+		return "all committees"
+	}
+	return b.CommitteeID
+}
+
+type blocklistListCommand struct {
+	Committee string `placeholder:"FEC-ID" help:"Only this committee's blocklist."`
+	JSON      bool   `name:"json" help:"Print the blocklist as JSON."`
+	apiFlags
+}
+
+func (c *blocklistListCommand) Run(ctx context.Context, s *stdio) error {
+	return getList(ctx, &c.apiFlags, "blocklist list", "/api/v1/blocklist", query("committee", c.Committee), c.JSON, s, func(bs []blockRow) *table {
+		t := newTable("PHONE", "COMMITTEE", "REASON", "SOURCE", "SINCE")
+		for _, b := range bs {
+			t.add(b.Phone, b.committee(), b.Reason, b.Source, stamp(b.At))
+		}
+		return t
+	})
+}
+
+type blocklistAddCommand struct {
+	Phone     string `arg:"" placeholder:"E164" help:"The phone number."`
+	Committee string `placeholder:"FEC-ID" help:"Block it for this committee only."`
+	Reason    string `required:"" help:"Why, for the record."`
+	JSON      bool   `name:"json" help:"Print the entry as JSON."`
+	apiFlags
+}
+
+func (c *blocklistAddCommand) Run(ctx context.Context, s *stdio) error {
+	in := map[string]string{"phone": c.Phone, "committee": c.Committee, "reason": c.Reason}
+	var b blockRow
+	printed, err := send(ctx, &c.apiFlags, "blocklist add", "POST", "/api/v1/blocklist", nil, in, c.JSON, s, &b)
+	if err != nil || printed {
+		return err
+	}
+	fmt.Fprintf(s.out, "blocked %s for %s since %s (%s)\n", b.Phone, b.committee(), stamp(b.At), b.Reason)
+	return nil
+}
+
+type blocklistRemoveCommand struct {
+	Phone     string `arg:"" placeholder:"E164" help:"The phone number."`
+	Committee string `placeholder:"FEC-ID" help:"Unblock it for this committee (without: on the blocklist of all committees)."`
+	JSON      bool   `name:"json" help:"Print the entry removed as JSON."`
+	apiFlags
+}
+
+func (c *blocklistRemoveCommand) Run(ctx context.Context, s *stdio) error {
+	var b blockRow
+	path := "/api/v1/blocklist/" + url.PathEscape(c.Phone)
+	printed, err := send(ctx, &c.apiFlags, "blocklist remove", "DELETE", path, query("committee", c.Committee), nil, c.JSON, s, &b)
+	if err != nil || printed {
+		return err
+	}
+	fmt.Fprintf(s.out, "unblocked %s for %s\n", b.Phone, b.committee())
+	return nil
+}
+
+// actionsCommand is `shortcode actions`: the action log.
+type actionsCommand struct {
+	JSON bool `name:"json" help:"Print the action log as JSON."`
+	apiFlags
+}
+
+type actionRow struct {
+	ID     string    `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail"`
+}
+
+func (c *actionsCommand) Run(ctx context.Context, s *stdio) error {
+	return getList(ctx, &c.apiFlags, "actions", "/api/v1/actions", nil, c.JSON, s, func(as []actionRow) *table {
+		t := newTable("AT", "ACTOR", "ACTION", "DETAIL")
+		for _, a := range as {
+			t.add(stamp(a.At), a.Actor, a.Action, a.Detail)
+		}
+		return t
+	})
 }
