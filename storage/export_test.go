@@ -27,3 +27,9 @@ func (db *DB) UnblockForTest(ctx context.Context) error {
 	_, err := db.db.ExecContext(ctx, `DELETE FROM blocklist`)
 	return err
 }
+
+// ExecForTest runs a statement, as a person with database access could.
+func (db *DB) ExecForTest(ctx context.Context, q string) error {
+	_, err := db.db.ExecContext(ctx, q)
+	return err
+}

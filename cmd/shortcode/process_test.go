@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/shortcode/shortcode/carrier"
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/carrier/twilio"
@@ -75,6 +77,16 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// testLogKey signs the certification log of every test server; servers
+// sharing a database must share it.
+var testLogKey = func() string {
+	skey, _, err := note.GenerateKey(rand.Reader, "test.example/shortcode/log")
+	if err != nil {
+		panic(err)
+	}
+	return skey
+}()
+
 // server is one `shortcode serve` process.
 type server struct {
 	t   *testing.T
@@ -87,7 +99,7 @@ type server struct {
 func serve(t *testing.T, addr string, args ...string) *server {
 	t.Helper()
 	out := &lockedBuffer{}
-	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", addr, "--rate-limit", "1000"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", addr, "--rate-limit", "1000", "--log-key", testLogKey}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -18,11 +20,15 @@ import (
 
 	"github.com/shortcode/shortcode/donation/httpserver"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/shortcode/shortcode/carrier"
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/compliance/certlog"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/auditlog"
 	"github.com/shortcode/shortcode/donation/program"
 	"github.com/shortcode/shortcode/donation/treasury"
 	"github.com/shortcode/shortcode/storage"
@@ -59,6 +65,12 @@ type Main struct {
 	// PINKey is the PIN hashing key, hex; empty means one kept in the
 	// database (made on first use, shared by its servers).
 	PINKey string
+	// LogKey is the certification log's signer key (note format); empty
+	// means, on SQLite, one kept beside the database (the demo), and is
+	// refused on PostgreSQL. MergeDelay is the longest a certification
+	// waits to be in a signed checkpoint.
+	LogKey     string
+	MergeDelay time.Duration
 	// Limits bound the HTTP clients of the service and of the embedded
 	// simulator; zero fields mean the defaults.
 	Limits httpserver.Limits
@@ -95,6 +107,8 @@ type serveCommand struct {
 	TwilioAPIURL     string        `name:"twilio-api-url" placeholder:"URL" help:"Twilio API base URL (default: the embedded simulator)."`
 	Carriers         string        `placeholder:"FILE" help:"Carrier configuration file, JSON, docs/carriers.md (default: the embedded simulator's carriers)."`
 	PINKey           string        `name:"pin-key" placeholder:"HEX" help:"PIN hashing key, at least 32 hex digits, the same on every server (default: one kept in the database)."`
+	LogKey           string        `name:"log-key" placeholder:"KEY" help:"The certification log's signer key, from shortcode keys generate (PRIVATE+KEY+...), the same on every server; required on PostgreSQL. On SQLite without it, one is made and kept in DB.logkey beside the database."`
+	MergeDelay       time.Duration `name:"merge-delay" default:"1s" help:"Longest wait before a certification is in a signed checkpoint of the log."`
 	RateLimit        int           `default:"20" help:"MOs a phone number may send in a minute; more are recorded, not answered (STOP always works)."`
 	ChargeBackoff    time.Duration `default:"1s" help:"First wait before asking again about a charge whose outcome is unknown."`
 	ChargeLease      time.Duration `default:"30s" help:"How long a charge attempt is left to the server making it before another server (or a restart) may retry it."`
@@ -118,6 +132,8 @@ func (c *serveCommand) Validate() error {
 		return fmt.Errorf("--charge-lease %v: want a positive duration", c.ChargeLease)
 	case c.SendLease < time.Second:
 		return fmt.Errorf("--send-lease %v: want a duration of at least 1s", c.SendLease)
+	case c.MergeDelay < 10*time.Millisecond:
+		return fmt.Errorf("--merge-delay %v: want at least 10ms", c.MergeDelay)
 	case c.SendTimeout <= 0:
 		return fmt.Errorf("--send-timeout %v: want a positive duration", c.SendTimeout)
 	}
@@ -130,7 +146,7 @@ func (c *serveCommand) main(w io.Writer) *Main {
 	return &Main{
 		DB: c.DB, Addr: c.Addr, PublicURL: c.PublicURL, SimAddr: c.SimAddr,
 		TwilioAuthToken: c.TwilioAuthToken, TwilioAccountSID: c.TwilioAccountSID, TwilioAPIURL: c.TwilioAPIURL,
-		Carriers: c.Carriers, PINKey: c.PINKey, RateLimit: c.RateLimit,
+		Carriers: c.Carriers, PINKey: c.PINKey, LogKey: c.LogKey, MergeDelay: c.MergeDelay, RateLimit: c.RateLimit,
 		ChargeBackoff: c.ChargeBackoff, ChargeLease: c.ChargeLease, SendLease: c.SendLease, SendTimeout: c.SendTimeout,
 		Limits: limits,
 		Log:    c.logger(w),
@@ -254,16 +270,26 @@ func (m *Main) Start(ctx context.Context) error {
 	refunds := &treasury.Service{Store: db.Treasury(), Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
 	hs.TreasuryRoutes(refunds, db, func() time.Time { return time.Now().UTC() })
 	hs.ActionRoutes(db)
+	certs, verifier, err := m.certLog(db)
+	if err != nil {
+		m.closeAll(ln)
+		return err
+	}
+	hs.LogRoutes(db, verifier)
 	r := hs.Handler()
 	m.srv, ln = httpserver.NewHTTPServer(r, ln, m.Limits)
 	m.goServe(m.srv, ln)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go func() {
 		defer m.wg.Done()
 		svc.Run(wctx)
+	}()
+	go func() {
+		defer m.wg.Done()
+		certs.Run(wctx, m.MergeDelay, nil)
 	}()
 	go func() {
 		defer m.wg.Done()
@@ -275,6 +301,59 @@ func (m *Main) Start(ctx context.Context) error {
 	}()
 	m.Log.Info("shortcode listening", "url", m.URL, "public_url", m.PublicURL, "db", redact(m.DB))
 	return nil
+}
+
+// certLog returns the certification log's sequencer and the verifier of
+// its checkpoints. Without --log-key, a SQLite database (the demo) gets a
+// key made once and kept in a file beside it; a PostgreSQL one, shared by
+// servers, must be given one.
+func (m *Main) certLog(db *storage.DB) (*auditlog.Log, note.Verifier, error) {
+	skey := m.LogKey
+	if skey == "" {
+		if db.Driver() != storage.SQLite {
+			return nil, nil, errors.New("serve: --log-key is required on PostgreSQL: make one with shortcode keys generate")
+		}
+		var err error
+		if skey, err = demoLogKey(m.DB+".logkey", m.PublicURL); err != nil {
+			return nil, nil, fmt.Errorf("serve: certification log key: %w", err)
+		}
+	}
+	signer, err := note.NewSigner(strings.TrimSpace(skey))
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: --log-key: %w", err)
+	}
+	vkey, err := certlog.VerifierKey(strings.TrimSpace(skey))
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: --log-key: %w", err)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.Log.Info("certification log", "origin", signer.Name(), "verifier_key", vkey, "merge_delay", m.MergeDelay)
+	return &auditlog.Log{Store: db, Signer: signer, Clock: donation.SystemClock{}, Log: m.Log}, verifier, nil
+}
+
+// demoLogKey reads the signer key kept in file, making it first if there
+// is none, named after the public URL's host.
+func demoLogKey(file, publicURL string) (string, error) {
+	if b, err := os.ReadFile(file); err == nil {
+		return string(b), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	host := "localhost"
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	skey, _, err := note.GenerateKey(rand.Reader, host+"/shortcode/log")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(file, []byte(skey+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return skey, nil
 }
 
 // pinKey is the configured PIN key, else the database's own.

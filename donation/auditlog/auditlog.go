@@ -41,6 +41,15 @@ type Entry struct {
 	Opening    certlog.Opening
 }
 
+// TranscriptLine is one text of a conversation.
+type TranscriptLine struct {
+	At        time.Time `json:"at"`
+	Direction string    `json:"direction"` // "mo" (from the donor) or "mt"
+	Body      string    `json:"body"`
+	MessageID string    `json:"message_id,omitempty"`
+	Status    string    `json:"status,omitempty"` // an MT's: sent, failed, cancelled...
+}
+
 // Store keeps the log. storage.DB implements it.
 type Store interface {
 	// Sequence runs fn in one transaction holding the log's lock, so that

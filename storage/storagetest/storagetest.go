@@ -139,20 +139,39 @@ func postgresDSN(t testing.TB) string {
 // the tests.
 func PostgresAvailable() bool { return os.Getenv(EnvPostgres) != "" }
 
-// Sequence integrates every queued certification into db's log with a
-// throwaway signing key, as the sequencer of a running server would, and
-// returns the log's size.
+// logKey signs the certification logs of tests (LogSigner, Sequence).
+var logKey, logVKey = func() (string, string) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "test.example/shortcode/log")
+	if err != nil {
+		panic(err)
+	}
+	return skey, vkey
+}()
+
+// LogSigner and LogVerifier are the keys of the test logs Sequence signs.
+func LogSigner() note.Signer {
+	s, err := note.NewSigner(logKey)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// LogVerifier verifies what LogSigner signs.
+func LogVerifier() note.Verifier {
+	v, err := note.NewVerifier(logVKey)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Sequence integrates every queued certification into db's log, signed by
+// LogSigner, as the sequencer of a running server would, and returns the
+// log's size.
 func Sequence(t testing.TB, db *storage.DB) int64 {
 	t.Helper()
-	skey, _, err := note.GenerateKey(rand.Reader, "test.example/log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &auditlog.Log{Store: db, Signer: signer}
+	l := &auditlog.Log{Store: db, Signer: LogSigner()}
 	ctx := context.Background()
 	for {
 		n, err := l.Integrate(ctx)
