@@ -27,6 +27,7 @@ func TestDemoLinksFollowPublicURL(t *testing.T) {
 				{"https://a-much-too-long-host.example.org", "give.example.org/t/demo", "give.example.org/d/"},
 			} {
 				m := NewMain()
+				m.LogKey = testLogKey
 				m.DB, m.Addr, m.SimAddr, m.PublicURL = dsn, "127.0.0.1:0", "127.0.0.1:0", tc.publicURL
 				m.Log = slog.New(slog.DiscardHandler)
 				if err := m.Start(context.Background()); err != nil {

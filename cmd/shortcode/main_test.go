@@ -30,6 +30,7 @@ func startMain(t *testing.T, driver string) *Main {
 func startMainWith(t *testing.T, driver string, edit func(*Main)) *Main {
 	t.Helper()
 	m := NewMain()
+	m.LogKey = testLogKey
 	m.DB = storagetest.DSN(t, driver)
 	m.Addr, m.SimAddr = "127.0.0.1:0", "127.0.0.1:0"
 	m.TwilioAuthToken = "test-token"

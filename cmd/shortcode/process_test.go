@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,7 @@ import (
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/compliance/certlog"
 	"github.com/shortcode/shortcode/donation"
 	"github.com/shortcode/shortcode/storage"
 	"github.com/shortcode/shortcode/storage/storagetest"
@@ -294,7 +296,7 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	s, simURL, carriers := standaloneSim(t, "http://"+addrA, 100*time.Millisecond)
 	args := []string{"--db", dsn, "--sim-addr", "off", "--twilio-api-url", simURL, "--carriers", carriers,
-		"--twilio-auth-token", "test-token", "--charge-backoff", "20ms"}
+		"--twilio-auth-token", "test-token", "--charge-backoff", "20ms", "--merge-delay", "50ms"}
 	var a, b *server
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -337,6 +339,7 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	checkOneLog(t, dsn, a.url, b.url)
 	a.stop()
 	b.stop()
 
@@ -356,5 +359,69 @@ func TestTwoServersShareTheCaps(t *testing.T) {
 		if cents < 4000 {
 			t.Errorf("%s was charged only %d cents; the test did not reach the cap", phone, cents)
 		}
+	}
+}
+
+// checkOneLog: SPEC §10 (6). Servers sequencing one database's log
+// concurrently build one tree: once every certification is in it, each
+// server serves the same checkpoint, which verifies, and every
+// certification has exactly one index, with no gap.
+func checkOneLog(t *testing.T, dsn string, servers ...string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	certs, err := db.Certifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := certlog.VerifierKey(testLogKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last []byte
+	for _, srv := range servers {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(srv + "/log/checkpoint")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			c, err := certlog.OpenCheckpoint(b, v)
+			if err != nil {
+				t.Fatalf("%s: checkpoint %q: %v", srv, b, err)
+			}
+			if c.N == int64(len(certs)) {
+				if last != nil && string(last) != string(b) {
+					t.Errorf("servers serve different checkpoints:\n%s\n%s", last, b)
+				}
+				last = b
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: checkpoint of size %d, want %d certifications", srv, c.N, len(certs))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	es, err := db.Entries(ctx, 0, int64(len(certs))+1)
+	if err != nil || len(es) != len(certs) {
+		t.Fatalf("%d entries (%v), want %d", len(es), err, len(certs))
+	}
+	seen := map[string]bool{}
+	for i, e := range es {
+		if e.Index != int64(i) || seen[e.QueueID] {
+			t.Fatalf("entry %d: index %d, queue id %s seen before: %v", i, e.Index, e.QueueID, seen[e.QueueID])
+		}
+		seen[e.QueueID] = true
 	}
 }
