@@ -116,12 +116,11 @@ func (t *seqTx) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, e
 // Append writes entries and hashes; the triggers of migration 8 keep them
 // from ever changing.
 func (t *seqTx) Append(ctx context.Context, entries []auditlog.Entry, first int64, hashes []tlog.Hash) error {
-	now := stamp(time.Now())
 	for _, e := range entries {
 		_, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO cert_log (idx, queue_id, donation_id, record, salt, phone, logged_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`),
 			e.Index, e.QueueID, e.DonationID, base64.StdEncoding.EncodeToString(e.Record),
-			hex.EncodeToString(e.Opening.Salt[:]), e.Opening.Phone, now)
+			hex.EncodeToString(e.Opening.Salt[:]), e.Opening.Phone, stamp(e.LoggedAt))
 		if err != nil {
 			return fmt.Errorf("log record %d: %w", e.Index, err)
 		}
@@ -210,6 +209,7 @@ type logRow struct {
 	Record     string `db:"record"`
 	Salt       string `db:"salt"`
 	Phone      string `db:"phone"`
+	LoggedAt   stamp  `db:"logged_at"`
 }
 
 func (r logRow) entry() (auditlog.Entry, error) {
@@ -222,7 +222,7 @@ func (r logRow) entry() (auditlog.Entry, error) {
 		return auditlog.Entry{}, fmt.Errorf("log record %d: corrupt salt", r.Idx)
 	}
 	e := auditlog.Entry{Index: r.Idx, QueueID: r.QueueID, DonationID: r.DonationID, Record: rec,
-		Opening: certlog.Opening{Phone: r.Phone}}
+		Opening: certlog.Opening{Phone: r.Phone}, LoggedAt: time.Time(r.LoggedAt)}
 	copy(e.Opening.Salt[:], salt)
 	return e, nil
 }
@@ -230,7 +230,7 @@ func (r logRow) entry() (auditlog.Entry, error) {
 // Entries returns the log's entries with indices in [from, to).
 func (db *DB) Entries(ctx context.Context, from, to int64) ([]auditlog.Entry, error) {
 	var rows []logRow
-	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone
+	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone, logged_at
 		FROM cert_log WHERE idx >= ? AND idx < ? ORDER BY idx`), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("log entries: %w", err)
@@ -249,7 +249,7 @@ func (db *DB) Entries(ctx context.Context, from, to int64) ([]auditlog.Entry, er
 // EntryOf returns the log entry of a donation's certification.
 func (db *DB) EntryOf(ctx context.Context, donationID string) (auditlog.Entry, error) {
 	var r logRow
-	err := db.db.GetContext(ctx, &r, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone
+	err := db.db.GetContext(ctx, &r, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone, logged_at
 		FROM cert_log WHERE donation_id = ? ORDER BY idx DESC LIMIT 1`), donationID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return auditlog.Entry{}, fmt.Errorf("certification of donation %s: %w", donationID, donation.ErrNotFound)

@@ -39,6 +39,7 @@ type Entry struct {
 	DonationID string
 	Record     []byte // canonical bytes (certlog.Record.Marshal)
 	Opening    certlog.Opening
+	LoggedAt   time.Time // when the sequencer appended it
 }
 
 // TranscriptLine is one text of a conversation.
@@ -125,8 +126,10 @@ func (l *Log) Integrate(ctx context.Context) (int, error) {
 		entries := make([]Entry, 0, len(queued))
 		first := tlog.StoredHashIndex(0, size)
 		var hashes []tlog.Hash
+		now := l.now()
 		for i, q := range queued {
 			e, err := l.entry(size+int64(i), q)
+			e.LoggedAt = now
 			if err != nil {
 				return fmt.Errorf("certification of donation %s: %w", q.DonationID, err)
 			}
@@ -156,7 +159,7 @@ func (l *Log) Integrate(ctx context.Context) (int, error) {
 			}
 		}
 		n = len(entries)
-		return tx.PutCheckpoint(ctx, newSize, signed, l.now())
+		return tx.PutCheckpoint(ctx, newSize, signed, now)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("certification log: %w", err)
