@@ -176,7 +176,7 @@ func (s *step) byID(id string) *compliance.Program {
 
 func (s *step) byKeyword(word string) *compliance.Program {
 	for i := range s.in.Programs {
-		if s.in.Programs[i].Active && slices.Contains(s.in.Programs[i].Keywords, word) {
+		if s.in.Programs[i].TakesDonations() && slices.Contains(s.in.Programs[i].Keywords, word) {
 			return &s.in.Programs[i]
 		}
 	}
@@ -247,9 +247,10 @@ func (s *step) handle(mo MO) error {
 			return err
 		}
 	}
-	// A request whose program was deactivated since ends without a charge.
+	// A request whose program was deactivated since, or whose committee
+	// lost its good standing, ends without a charge.
 	if d := s.open; d != nil && d.ChargePostedAt.IsZero() {
-		if p := s.byID(d.ProgramID); p == nil || !p.Active {
+		if p := s.byID(d.ProgramID); p == nil || !p.TakesDonations() {
 			if err := s.fire(evCancel); err != nil {
 				return err
 			}
@@ -392,7 +393,7 @@ func (s *step) optIn(mo MO) {
 
 func (s *step) idle() error {
 	p := s.program()
-	if p == nil || !p.Active {
+	if p == nil || !p.TakesDonations() {
 		// No hint to text a keyword that would not work.
 		return nil
 	}

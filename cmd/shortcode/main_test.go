@@ -97,7 +97,7 @@ func TestTextDonation(t *testing.T) {
 			say := func(line string) { fmt.Fprintln(typed, line) }
 
 			say("GIVE")
-			out.waitFor(t, regexp.MustCompile(`(?m)^< Demo PAC: thanks for your support! Reply 5, 10, 15 or 20`))
+			out.waitFor(t, regexp.MustCompile(`(?m)^< Demo PAC: thanks! Reply 5, 10, 15 or 20`))
 			say("10")
 			out.waitFor(t, regexp.MustCompile(`(?m)^< Reply YES to give \$10 to Demo PAC & certify 18\+`))
 			say("YES")
