@@ -52,8 +52,9 @@ func TestDemoProgram(t *testing.T) {
 }
 
 // The SPEC's numbers: the default limits and the AO 2012-17 confirmation
-// structure, which leaves 37 characters for the amount, the display name
-// and the terms URL.
+// structure, which with "on your phone bill" in place of "Msg&data rates
+// may apply" (issue 8) leaves 43 characters for the display name and the
+// terms URL.
 func TestDefaults(t *testing.T) {
 	if l := compliance.DefaultLimits; l.PerMessage != 2000 || l.Month != 5000 || !l.Rolling || l.Cycle != 20000 {
 		t.Errorf("DefaultLimits = %+v", l)
@@ -62,7 +63,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if room := 160 - fixed; room != 39 { // 37 + the two digits of "$20"'s amount
-		t.Errorf("confirmation leaves %d characters for amount, name and URL, want 39", room)
+	if room := 160 - fixed; room != 45 { // 43 + the two digits of "$20"'s amount
+		t.Errorf("confirmation leaves %d characters for amount, name and URL, want 45", room)
 	}
 }

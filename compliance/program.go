@@ -82,6 +82,13 @@ type Program struct {
 	Active        bool          `json:"active"`
 }
 
+// TakesDonations reports whether p may open a donation now: it is active
+// and its committee is in good standing (AO 2012-26). Withdrawing the
+// standing deactivates a committee's programs, and every keyword checks
+// both, so that a program stored active under a committee out of good
+// standing still takes nothing.
+func (p Program) TakesDonations() bool { return p.Active && p.Committee.GoodStanding }
+
 // Templates are a program's message texts (SPEC §4.4). Placeholders:
 // {Committee} {amount} {url} {pin} {PaidFor} {care} {remaining} {keyword},
 // and the program's settings {MonthCap} {PINMinutes} {PricePoints}, which a
@@ -116,13 +123,13 @@ type Templates struct {
 // as placeholders: for the defaults of SPEC §3 and §5.1 they read word for
 // word as the SPEC's.
 var DefaultTemplates = Templates{
-	AmountPrompt: "{Committee}: thanks for your support! Reply {PricePoints} to give that many dollars, billed to your mobile account. HELP for help, STOP to end.",
-	Confirm:      "Reply YES to give ${amount} to {Committee} & certify 18+, own funds, not foreign national or fed contractor. Terms {url} Msg&data rates may apply",
+	AmountPrompt: "{Committee}: thanks! Reply {PricePoints} to give that many dollars, billed to your mobile account. Msg&data rates may apply. HELP for help, STOP to end.",
+	Confirm:      "Reply YES to give ${amount} to {Committee} on your phone bill & certify 18+, own funds, not foreign national or fed contractor. Terms {url}",
 	ConfirmOnly:  "Reply YES to give ${amount} to {Committee}, billed to your mobile account. Terms {url} Msg&data rates may apply. Reply NO to cancel.",
 	Certify:      "Reply YES to certify you are 18+, giving your own funds, not a foreign national or federal contractor. Terms {url}",
-	PIN:          "Your PIN is {pin}. Reply with it, or enter it at {url}, to finish your ${amount} gift to {Committee}. It expires in {PINMinutes} min.",
+	PIN:          "Your PIN is {pin}. Reply with it, or enter it at {url}, to finish your ${amount} gift to {Committee}. It expires in {PINMinutes} min. Msg&data rates may apply.",
 	Receipt:      "Thank you! ${amount} to {Committee} will appear on your mobile bill. Not tax deductible. Paid for by {PaidFor}. HELP for help, STOP to end.",
-	Help:         "{Committee} text donations, up to ${MonthCap}/mo. Charges appear on your mobile bill. Msg&data rates may apply. Help: {care}. Reply STOP to end.",
+	Help:         "{Committee} text gifts, up to ${MonthCap}/mo on your mobile bill. 4 msgs per gift. Msg&data rates may apply. Help: {care}. Reply STOP to end.",
 	Stop:         "{Committee}: you are unsubscribed and will get no more messages. Help: {care}.",
 	OptIn:        "{Committee}: you are subscribed again. Text {keyword} to give. HELP for help, STOP to end.",
 	Decline:      "{Committee}: your carrier could not bill this gift, so no charge was made. Thank you for trying.",

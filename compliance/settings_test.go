@@ -26,13 +26,15 @@ func TestJoinAmounts(t *testing.T) {
 }
 
 // The texts that state settings follow the settings: the default templates
-// read as SPEC §4.4's for the demo program, and change with the program.
+// read as SPEC §4.4's for the demo program (with what issue 8 adds: the
+// rates in the amount prompt and the PIN text, the message frequency in
+// HELP), and change with the program.
 func TestSettingsPlaceholders(t *testing.T) {
 	p := compliance.DemoProgram("")
 	spec := map[string]string{
-		"amount_prompt": "Demo PAC: thanks for your support! Reply 5, 10, 15 or 20 to give that many dollars, billed to your mobile account. HELP for help, STOP to end.",
-		"pin":           "Your PIN is {pin}. Reply with it, or enter it at 127.0.0.1:8080/t/demo, to finish your $ gift to Demo PAC. It expires in 10 min.",
-		"help":          "Demo PAC text donations, up to $50/mo. Charges appear on your mobile bill. Msg&data rates may apply. Help: support@example.org. Reply STOP to end.",
+		"amount_prompt": "Demo PAC: thanks! Reply 5, 10, 15 or 20 to give that many dollars, billed to your mobile account. Msg&data rates may apply. HELP for help, STOP to end.",
+		"pin":           "Your PIN is {pin}. Reply with it, or enter it at 127.0.0.1:8080/t/demo, to finish your $ gift to Demo PAC. It expires in 10 min. Msg&data rates may apply.",
+		"help":          "Demo PAC text gifts, up to $50/mo on your mobile bill. 4 msgs per gift. Msg&data rates may apply. Help: support@example.org. Reply STOP to end.",
 	}
 	v := compliance.ProgramVars(p)
 	v.PIN = "{pin}"
@@ -57,7 +59,7 @@ func TestSettingsPlaceholders(t *testing.T) {
 	for tmpl, want := range map[string]string{
 		p.Templates.AmountPrompt: "Reply 10 or 25 to give",
 		p.Templates.PIN:          "It expires in 5 min.",
-		p.Templates.Help:         "up to $100/mo.",
+		p.Templates.Help:         "up to $100/mo on",
 	} {
 		if text := compliance.Render(tmpl, v); !strings.Contains(text, want) {
 			t.Errorf("%q does not say %q", text, want)
@@ -76,7 +78,7 @@ func TestCheckTemplatesSettings(t *testing.T) {
 		{"OKSpecLiterals", func(p *compliance.Program) {
 			p.Templates.AmountPrompt = "{Committee}: thanks for your support! Reply 5, 10, 15 or 20 to give that many dollars, billed to your mobile account. HELP for help, STOP to end."
 			p.Templates.PIN = "Your PIN is {pin}. Reply with it, or enter it at {url}, to finish your ${amount} gift to {Committee}. It expires in 10 min."
-			p.Templates.Help = "{Committee} text donations, up to $50/mo. Charges appear on your mobile bill. Msg&data rates may apply. Help: {care}. Reply STOP to end."
+			p.Templates.Help = "{Committee} text donations, up to $50/mo on your mobile bill. 4 msgs per gift. Msg&data rates may apply. Help: {care}. Reply STOP to end."
 		}, nil},
 		{"OKPlaceholdersFollowSettings", func(p *compliance.Program) {
 			p.Limits.Month = 10000
@@ -86,10 +88,10 @@ func TestCheckTemplatesSettings(t *testing.T) {
 		}, nil},
 		{"OKMonthlyLiteralAgrees", func(p *compliance.Program) {
 			p.Limits.Month, p.Limits.Cycle = 100000, 200000
-			p.Templates.Help = "{Committee} gifts, up to $1,000 per month. Help: {care}. Reply STOP to end."
+			p.Templates.Help = "{Committee} gifts, up to $1,000 per month. 4 msgs per gift. Msg&data rates may apply. Help: {care}. Reply STOP to end."
 		}, nil},
 		{"OKOtherNumbers", func(p *compliance.Program) {
-			p.Templates.Help = "{Committee}: call 1-800-555-0100 or 611. Reply STOP to end."
+			p.Templates.Help = "{Committee}: call 1-800-555-0100 or 611 or {care}. 2 or 3 msgs per gift. Msg&data rates may apply. Reply STOP to end."
 			p.Templates.Hint = "Text {keyword} in 2 or 3 minutes. HELP for help, STOP to end."
 		}, nil},
 		{"OKMonthCapPlaceholderNextToMonth", func(p *compliance.Program) {
@@ -97,10 +99,10 @@ func TestCheckTemplatesSettings(t *testing.T) {
 		}, nil},
 		{"ErrHelpMonthly", func(p *compliance.Program) {
 			p.Limits.Month, p.Limits.Cycle = 10000, 30000
-			p.Templates.Help = "{Committee} text donations, up to $50/mo. Charges appear on your mobile bill. Help: {care}. Reply STOP to end."
+			p.Templates.Help = "{Committee} text donations, up to $50/mo. 4 msgs per gift. Msg&data rates may apply. Help: {care}. Reply STOP to end."
 		}, []string{`template help: states "$50/mo", but the monthly cap is $100: write ${MonthCap} instead`}},
 		{"ErrMonthlyAnyTemplate", func(p *compliance.Program) {
-			p.Templates.Receipt = "Thanks! ${amount} to {Committee}. Give up to 75 a month. Paid for by {PaidFor}."
+			p.Templates.Receipt = "Thanks! ${amount} to {Committee}. Give up to 75 a month. Not tax deductible. Paid for by {PaidFor}."
 		}, []string{`template receipt: states "75 a month"`}},
 		{"ErrPINMinutes", func(p *compliance.Program) {
 			p.PINExpiry = 5 * time.Minute

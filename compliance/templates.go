@@ -119,7 +119,9 @@ type namedTemplate struct {
 var placeholderRE = regexp.MustCompile(`\{[A-Za-z_]*\}`)
 
 // CheckTemplates checks every template of p.Templates against SPEC §4.4:
-// GSM-7 characters only, no unknown {placeholder}, no literal that
+// GSM-7 characters only, no unknown {placeholder}, every element Required
+// asks of it (the certification in a confirmation, the care contact in
+// HELP, "Paid for by" in a receipt...), no literal that
 // contradicts p's settings (a monthly amount other than the monthly cap,
 // minutes in the PIN text other than the PIN expiry, a list of amounts in
 // the amount prompt other than the price points), and, after the longest
@@ -131,6 +133,11 @@ var placeholderRE = regexp.MustCompile(`\{[A-Za-z_]*\}`)
 func CheckTemplates(p Program) error {
 	var errs []error
 	for _, t := range p.namedTemplates() {
+		if strings.TrimSpace(t.text) != "" {
+			if err := checkRequired(t); err != nil {
+				errs = append(errs, fmt.Errorf("template %s: %w", t.name, err))
+			}
+		}
 		if err := checkTemplate(p, t); err != nil {
 			errs = append(errs, fmt.Errorf("template %s: %w", t.name, err))
 		}

@@ -115,17 +115,17 @@ func TestCheckTemplatesDefaultsPassForDemo(t *testing.T) {
 
 func TestCheckTemplatesLongDisplayNameFailsConfirm(t *testing.T) {
 	p := compliance.DemoProgram("")
-	// The AO 2012-17 structure leaves 37 characters for the amount's digits
-	// beyond "$", the display name and the terms URL: "20" + 21 for the
-	// demo URL leave 14 for the name.
-	p.Committee.DisplayName = strings.Repeat("N", 16)
+	// The confirmation leaves 45 characters for the amount's digits beyond
+	// "$", the display name and the terms URL: "20" + 21 for the demo URL
+	// leave 22 for the name.
+	p.Committee.DisplayName = strings.Repeat("N", 22)
 	if err := compliance.CheckTemplates(p); err != nil {
-		t.Fatalf("a 16-character name must fit: %v", err)
+		t.Fatalf("a 22-character name must fit: %v", err)
 	}
-	p.Committee.DisplayName = strings.Repeat("N", 17)
+	p.Committee.DisplayName = strings.Repeat("N", 23)
 	err := compliance.CheckTemplates(p)
 	if err == nil {
-		t.Fatal("a 17-character display name passed")
+		t.Fatal("a 23-character display name passed")
 	}
 	msg := err.Error()
 	if !strings.Contains(msg, "template confirm: 161 characters (2 segments)") {
@@ -140,9 +140,11 @@ func TestCheckTemplatesLongDisplayNameFailsConfirm(t *testing.T) {
 
 func TestCheckTemplatesListsEveryFailure(t *testing.T) {
 	p := compliance.DemoProgram("")
-	p.Templates.Help = strings.Repeat("h", 161)
-	p.Templates.Stop = "Stop {Committee} {bogus}"
-	p.Templates.Receipt = strings.Repeat("r", 307)
+	help := "{care} STOP 4 msgs per gift. Msg&data rates may apply. "
+	p.Templates.Help = help + strings.Repeat("h", 161-len(help)+len("{care}")-len("support@example.org"))
+	p.Templates.Stop = "Unsubscribed from {Committee} {bogus}"
+	receipt := "${amount} Paid for by {PaidFor}. Not tax deductible. "
+	p.Templates.Receipt = receipt + strings.Repeat("r", 307-len(receipt)+len("{amount}{PaidFor}")-len("20Demo Committee for Testing"))
 	p.Templates.Hint = "Text {keyword} 👍"
 	p.Templates.Expired = ""
 	err := compliance.CheckTemplates(p)
@@ -200,7 +202,7 @@ func TestCheckTemplatesLongestSubstitution(t *testing.T) {
 		{"price point with cents", func(p *compliance.Program) {
 			// "{amount}" becomes "12.50", 3 more than "20".
 			p.PricePoints = []int64{500, 1250}
-			p.Committee.DisplayName = fill(14)
+			p.Committee.DisplayName = fill(20)
 		}, "template confirm: 161"},
 		{"longest keyword", func(p *compliance.Program) {
 			p.Keywords = []string{"GIVE", "G" + fill(240)}
@@ -208,10 +210,10 @@ func TestCheckTemplatesLongestSubstitution(t *testing.T) {
 		// The largest cap is $200; a remaining allowance is counted with
 		// room for cents ("200.99"), which partial refunds can leave.
 		{"remaining from the largest cap", func(p *compliance.Program) {
-			p.Templates.Stop = fill(154) + "{remaining}"
+			p.Templates.Stop = "Unsubscribed" + fill(142) + "{remaining}"
 		}, ""},
 		{"remaining from the largest cap, one too many", func(p *compliance.Program) {
-			p.Templates.Stop = fill(155) + "{remaining}"
+			p.Templates.Stop = "Unsubscribed" + fill(143) + "{remaining}"
 		}, "template stop: 161"},
 		{"PIN template uses the donation URL and a token", func(p *compliance.Program) {
 			p.Templates.PIN = fill(306-len("127.0.0.1:8080/d/")-22) + "{url}"
@@ -220,10 +222,10 @@ func TestCheckTemplatesLongestSubstitution(t *testing.T) {
 			p.Templates.PIN = fill(307-len("127.0.0.1:8080/d/")-22) + "{url}"
 		}, "template pin: 307 characters"},
 		{"PIN has 6 digits", func(p *compliance.Program) {
-			p.Templates.Stop = fill(154) + "{pin}"
+			p.Templates.Stop = "Unsubscribed" + fill(142) + "{pin}"
 		}, ""},
 		{"PIN has 6 digits, one too many", func(p *compliance.Program) {
-			p.Templates.Stop = fill(155) + "{pin}"
+			p.Templates.Stop = "Unsubscribed" + fill(143) + "{pin}"
 		}, "template stop: 161"},
 		{"care contact", func(p *compliance.Program) {
 			p.Committee.Care = fill(120)
@@ -283,5 +285,84 @@ func TestCheckTemplatesErrorsWrap(t *testing.T) {
 	err := compliance.CheckTemplates(p)
 	if !errors.Is(err, compliance.ErrNotGSM7) {
 		t.Errorf("error %v does not wrap ErrNotGSM7", err)
+	}
+}
+
+// TestCheckTemplatesRequiredElements: a confirmation, HELP, STOP or receipt
+// lacking what SPEC §4.4, CTIA or 11 CFR 110.11 ask of it is refused, and
+// the error names the template, the missing element and its source; every
+// element of Required is needed (dropping any one form of it fails).
+func TestCheckTemplatesRequiredElements(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*compliance.Templates)
+		want   []string
+	}{
+		{"confirm lacks foreign national", func(ts *compliance.Templates) {
+			ts.Confirm = "Reply YES to give ${amount} to {Committee} on your phone bill & certify 18+, own funds, not a fed contractor. Terms {url}"
+		}, []string{`template confirm: lacks "foreign national" (52 U.S.C. 30121`}},
+		{"confirm lacks contractor and billing", func(ts *compliance.Templates) {
+			ts.Confirm = "Reply YES to give ${amount} to {Committee} & certify 18+, own funds, not foreign national. Terms {url}"
+		}, []string{"template confirm: lacks that the gift is billed to the mobile account", `"contractor" (52 U.S.C. 30119`}},
+		{"confirm lacks the terms link and amount", func(ts *compliance.Templates) {
+			ts.Confirm = "Reply YES to give to {Committee} on your phone bill & certify 18+, own funds, not foreign national or fed contractor."
+		}, []string{"template confirm: lacks the amount ({amount})", "the terms link ({url}) (SPEC §4.5"}},
+		{"certify lacks own funds", func(ts *compliance.Templates) {
+			ts.Certify = "Reply YES to certify you are 18+, not a foreign national or federal contractor. Terms {url}"
+		}, []string{"template certify: lacks the own-funds certification"}},
+		{"help lacks the care contact", func(ts *compliance.Templates) {
+			ts.Help = "{Committee} text gifts, up to ${MonthCap}/mo on your mobile bill. 4 msgs per gift. Msg&data rates may apply. Reply STOP to end."
+		}, []string{"template help: lacks the customer-care contact ({care}) (CTIA"}},
+		{"help lacks frequency and rates", func(ts *compliance.Templates) {
+			ts.Help = "{Committee} text gifts. Help: {care}. Reply STOP to end."
+		}, []string{"template help: lacks the message frequency", `"Msg&data rates may apply" (CTIA`}},
+		{"help lacks STOP", func(ts *compliance.Templates) {
+			ts.Help = "{Committee} text gifts. 4 msgs per gift. Msg&data rates may apply. Help: {care}."
+		}, []string{`template help: lacks how to stop ("STOP")`}},
+		{"stop does not confirm", func(ts *compliance.Templates) {
+			ts.Stop = "{Committee}: OK. Help: {care}."
+		}, []string{"template stop: lacks a confirmation that the number is unsubscribed", "47 CFR 64.1200(a)(12)"}},
+		{"receipt lacks Paid for by", func(ts *compliance.Templates) {
+			ts.Receipt = "Thank you! ${amount} to {Committee} will appear on your mobile bill. Not tax deductible."
+		}, []string{`template receipt: lacks the disclaimer "Paid for by" (11 CFR 110.11`}},
+		{"receipt lacks not tax deductible", func(ts *compliance.Templates) {
+			ts.Receipt = "Thank you! ${amount} to {Committee}. Paid for by {PaidFor}."
+		}, []string{`template receipt: lacks "not tax deductible" (26 U.S.C. 6113`}},
+		{"other wordings pass", func(ts *compliance.Templates) {
+			ts.Receipt = "Thanks: ${amount} to {Committee}, on your phone bill. Gifts are NOT TAX-DEDUCTIBLE. PAID FOR BY {PaidFor}."
+			ts.Help = "{Committee}: Msg freq varies. Message and data rates may apply. Care: {care}. Text STOP to quit."
+			ts.Stop = "{Committee}: you have opted out. No more messages will be sent."
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := compliance.DemoProgram("")
+			tc.change(&p.Templates)
+			checkErr(t, compliance.CheckTemplates(p), tc.want)
+			if tc.want != nil {
+				checkErr(t, p.Validate(), tc.want)
+			}
+		})
+	}
+
+	// Every element is asked for: the default text without it fails.
+	p := compliance.DemoProgram("")
+	_, field := templateFields(&p.Templates)
+	for name, elems := range compliance.Required {
+		text := field(name).String()
+		for _, e := range elems {
+			if len(compliance.Missing(text, []compliance.Element{e})) != 0 {
+				t.Errorf("default %s lacks %s", name, e.Name)
+			}
+			if e.Source == "" {
+				t.Errorf("%s: element %s has no source", name, e.Name)
+			}
+			stripped := text
+			for _, f := range e.Forms {
+				stripped = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(f)).ReplaceAllString(stripped, "")
+			}
+			if len(compliance.Missing(stripped, []compliance.Element{e})) != 1 {
+				t.Errorf("%s without %s still passes: %q", name, e.Name, stripped)
+			}
+		}
 	}
 }

@@ -9,10 +9,12 @@ import (
 // TermsText is the full certification and terms of SPEC §4.5, shown at
 // GET /t/{program} and on each donation's page. Paragraphs are separated
 // by blank lines; the first line is the title. Program-specific values are
-// placeholders that Terms fills in: {CommitteeName} {Committee} {PaidFor}
-// {care} {keyword} {short_code} {amounts} {per_message} {month}
+// placeholders that Terms fills in: {CommitteeName} {Committee} {FECID}
+// {PaidFor} {care} {keyword} {short_code} {amounts} {per_message} {month}
 // {rolling_rule} {period_limit} {period}.
 const TermsText = `Text donations to {CommitteeName}
+
+{CommitteeName} ("{Committee}" in our texts) is registered with the Federal Election Commission as committee {FECID}. These terms apply to contributions to it by text message to short code {short_code}, and on our web pages.
 
 Certification. By replying YES to give by text, or by ticking the certification box on our page, you certify that:
 1. I am a United States citizen or a lawful permanent resident of the United States (a green card holder).
@@ -65,6 +67,7 @@ func Terms(p Program) string {
 	return strings.NewReplacer(
 		"{CommitteeName}", p.Committee.Name,
 		"{Committee}", p.Committee.DisplayName,
+		"{FECID}", p.Committee.ID,
 		"{PaidFor}", p.Committee.PaidFor,
 		"{care}", p.Committee.Care,
 		"{keyword}", keyword,

@@ -14,6 +14,7 @@ func TestTermsCoverSPEC45(t *testing.T) {
 	p := compliance.DemoProgram("")
 	text := compliance.Terms(p)
 	for _, want := range []string{
+		"Demo Committee for Testing (\"Demo PAC\" in our texts) is registered with the Federal Election Commission as committee C99999999.",
 		"United States citizen or a lawful permanent resident",
 		"18 years of age or older",
 		"my own funds",

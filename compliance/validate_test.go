@@ -144,7 +144,7 @@ func TestProgramValidate(t *testing.T) {
 		{"ErrTermsURL", func(p *compliance.Program) { p.TermsURL = "" }, []string{"terms URL is empty"}},
 		{"ErrDonationURL", func(p *compliance.Program) { p.DonationURL = "" }, []string{"donation URL is empty"}},
 		{"ErrTemplates", func(p *compliance.Program) { p.Committee.DisplayName = strings.Repeat("N", 30) }, []string{"template confirm"}},
-		{"ErrTermsHostTooLong", func(p *compliance.Program) { p.TermsURL = "very-long-host.example.com/t/demo" }, []string{"template confirm"}},
+		{"ErrTermsHostTooLong", func(p *compliance.Program) { p.TermsURL = "very-long-host-name.example.com/t/demo" }, []string{"template confirm"}},
 		{"ErrAllAtOnce", func(p *compliance.Program) { *p = compliance.Program{} }, []string{
 			`program ""`, "id is empty", "short code", "no keyword", "committee", "no price points",
 			"per-message cap", "monthly cap", "confirmation expiry", "PIN expiry", "mode", "max PIN tries",

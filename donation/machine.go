@@ -176,7 +176,7 @@ func (s *step) byID(id string) *compliance.Program {
 
 func (s *step) byKeyword(word string) *compliance.Program {
 	for i := range s.in.Programs {
-		if s.in.Programs[i].Active && slices.Contains(s.in.Programs[i].Keywords, word) {
+		if s.in.Programs[i].TakesDonations() && slices.Contains(s.in.Programs[i].Keywords, word) {
 			return &s.in.Programs[i]
 		}
 	}
@@ -240,21 +240,8 @@ func HandleMO(in Input, mo MO) (Result, error) {
 }
 
 func (s *step) handle(mo MO) error {
-	now := s.in.Now
-	// A request whose timer ran out while nobody looked expires first.
-	if d := s.open; d != nil && d.Status == Open && d.ChargePostedAt.IsZero() && !now.Before(d.ExpiresAt) {
-		if err := s.expire(); err != nil {
-			return err
-		}
-	}
-	// A request whose program was deactivated since ends without a charge.
-	if d := s.open; d != nil && d.ChargePostedAt.IsZero() {
-		if p := s.byID(d.ProgramID); p == nil || !p.Active {
-			if err := s.fire(evCancel); err != nil {
-				return err
-			}
-			s.finish(Cancelled)
-		}
+	if err := s.lapse(); err != nil {
+		return err
 	}
 	norm := compliance.Normalize(mo.Body)
 	word, rest := compliance.SplitKeyword(norm)
@@ -326,6 +313,27 @@ func (s *step) handle(mo MO) error {
 	return s.reprompt()
 }
 
+// lapse ends the open request before anything else is done with it: one
+// whose timer ran out while nobody looked expires, and one whose program
+// was deactivated since, or whose committee lost its good standing, is
+// cancelled without a charge.
+func (s *step) lapse() error {
+	if d := s.open; d != nil && d.Status == Open && d.ChargePostedAt.IsZero() && !s.in.Now.Before(d.ExpiresAt) {
+		if err := s.expire(); err != nil {
+			return err
+		}
+	}
+	if d := s.open; d != nil && d.ChargePostedAt.IsZero() {
+		if p := s.byID(d.ProgramID); p == nil || !p.TakesDonations() {
+			if err := s.fire(evCancel); err != nil {
+				return err
+			}
+			s.finish(Cancelled)
+		}
+	}
+	return nil
+}
+
 func isDigits(s string) bool {
 	if s == "" || len(s) > 12 {
 		return false
@@ -392,7 +400,7 @@ func (s *step) optIn(mo MO) {
 
 func (s *step) idle() error {
 	p := s.program()
-	if p == nil || !p.Active {
+	if p == nil || !p.TakesDonations() {
 		// No hint to text a keyword that would not work.
 		return nil
 	}
@@ -667,6 +675,69 @@ func (s *step) pin(got string) error {
 	}
 	s.send(p, p.Templates.WrongPIN, vars(p, d), d)
 	return nil
+}
+
+// PINOutcome is what became of a PIN entered on a donation's page.
+type PINOutcome string
+
+// The outcomes of a PIN entered on the web.
+const (
+	PINAccepted PINOutcome = "accepted" // the charge is posted
+	PINWrong    PINOutcome = "wrong"    // counted; tries remain
+	PINLocked   PINOutcome = "locked"   // the last try: the request is cancelled
+	PINUsed     PINOutcome = "used"     // already charging or charged: nothing more happens
+	PINExpired  PINOutcome = "expired"  // the request expired (now or before)
+	PINClosed   PINOutcome = "closed"   // the request ended otherwise (NO, STOP, replaced, declined)
+)
+
+// EnterPIN applies a PIN entered on donation d's web page (SPEC §4.5): the
+// same step as a PIN by SMS, so a correct one posts the charge and a wrong
+// one counts toward the same limit. A donation no longer waiting for its
+// PIN changes nothing, whatever the PIN.
+func EnterPIN(in Input, d Donation, pin string) (Result, PINOutcome, error) {
+	s := newStep(in)
+	if s.open == nil || s.open.ID != d.ID {
+		// The subscriber moved on, or the donation ended.
+		return Result{}, closedOutcome(d, in.Now), nil
+	}
+	if err := s.lapse(); err != nil {
+		return Result{}, "", err
+	}
+	if s.open == nil {
+		return s.result(), closedOutcome(s.res.Donations[len(s.res.Donations)-1], in.Now), nil
+	}
+	if s.sub.State != VerifyingPIN {
+		if s.sub.State == Charging {
+			return Result{}, PINUsed, nil
+		}
+		return Result{}, PINClosed, nil
+	}
+	if !isDigits(pin) {
+		// Not a PIN at all: counted like a wrong one, so the page cannot
+		// be used to try more than the limit.
+		pin = "-"
+	}
+	if err := s.pin(pin); err != nil {
+		return Result{}, "", err
+	}
+	switch s.sub.State {
+	case Charging:
+		return s.result(), PINAccepted, nil
+	case VerifyingPIN:
+		return s.result(), PINWrong, nil
+	}
+	return s.result(), PINLocked, nil
+}
+
+// closedOutcome says why donation d, no longer waiting for a PIN, takes none.
+func closedOutcome(d Donation, now time.Time) PINOutcome {
+	switch {
+	case !d.ChargePostedAt.IsZero() || d.Status == Completed:
+		return PINUsed
+	case d.Status == Expired || (d.Status == Open && !now.Before(d.ExpiresAt)):
+		return PINExpired
+	}
+	return PINClosed
 }
 
 // CheckPIN compares a PIN with the donation's stored hash, keyed with key,

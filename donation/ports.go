@@ -21,6 +21,13 @@ type Store interface {
 	// Program returns one program by id, active or not.
 	Program(ctx context.Context, id string) (compliance.Program, error)
 
+	// TermsText returns the full terms of a program in one version, as
+	// kept with a certification to them, or an error wrapping ErrNotFound.
+	TermsText(ctx context.Context, programID, version string) (string, error)
+	// DonationByToken returns the donation whose page token is token, or
+	// an error wrapping ErrNotFound.
+	DonationByToken(ctx context.Context, token string) (Donation, error)
+
 	// Charging returns the donations whose charge was posted but whose
 	// outcome is not recorded yet (state charging).
 	Charging(ctx context.Context) ([]Donation, error)

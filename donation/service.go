@@ -249,7 +249,7 @@ func (s *Service) lookup(ctx context.Context, programs []compliance.Program, pho
 	word, _ := compliance.SplitKeyword(compliance.Normalize(body))
 	keyword := false
 	for _, p := range programs {
-		keyword = keyword || (p.Active && slices.Contains(p.Keywords, word))
+		keyword = keyword || (p.TakesDonations() && slices.Contains(p.Keywords, word))
 	}
 	if !keyword {
 		return nil, nil

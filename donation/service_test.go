@@ -97,7 +97,7 @@ func TestHelpFromEveryState(t *testing.T) {
 				before := h.subscriber(phone)
 				ds := h.donations(phone)
 				mts := h.send(phone, w)
-				if len(mts) != 1 || !strings.Contains(mts[0], "text donations, up to $50/mo") {
+				if len(mts) != 1 || !strings.Contains(mts[0], "text gifts, up to $50/mo") {
 					t.Errorf("%s in %s: got %q", w, st, mts)
 				}
 				if after := h.subscriber(phone); after != before {

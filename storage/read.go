@@ -142,3 +142,33 @@ func (db *DB) MOCount(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// DonationByToken returns the donation whose page token is token, or an
+// error wrapping donation.ErrNotFound.
+func (db *DB) DonationByToken(ctx context.Context, token string) (donation.Donation, error) {
+	if token == "" {
+		return donation.Donation{}, fmt.Errorf("donation page: %w", donation.ErrNotFound)
+	}
+	ds, err := db.donations(ctx, `token = ?`, token)
+	if err != nil {
+		return donation.Donation{}, err
+	}
+	if len(ds) != 1 {
+		return donation.Donation{}, fmt.Errorf("donation page: %w", donation.ErrNotFound)
+	}
+	return ds[0], nil
+}
+
+// TermsText returns the full terms of program programID in version, as
+// certified to by a donor (kept in cert_texts by its SHA-256), or an error
+// wrapping donation.ErrNotFound when no certification recorded it.
+func (db *DB) TermsText(ctx context.Context, programID, version string) (string, error) {
+	var s string
+	err := db.db.GetContext(ctx, &s, db.rebind(`SELECT t.body FROM cert_texts t
+		JOIN cert_queue q ON q.terms_sha256 = t.sha256
+		WHERE q.program_id = ? AND q.terms_version = ? LIMIT 1`), programID, version)
+	if err != nil {
+		return "", fmt.Errorf("terms %s of program %q: %w", version, programID, notFound(err))
+	}
+	return s, nil
+}

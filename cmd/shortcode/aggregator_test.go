@@ -64,7 +64,7 @@ func (d *donor) next(re *regexp.Regexp) []string {
 
 var (
 	reAmount   = regexp.MustCompile(`Reply 5, 10, 15 or 20`)
-	reConfirm  = regexp.MustCompile(`^Reply YES to give \$(\d+) to Demo PAC & certify`)
+	reConfirm  = regexp.MustCompile(`^Reply YES to give \$(\d+) to Demo PAC on your phone bill & certify`)
 	rePIN      = regexp.MustCompile(`^Your PIN is (\d{6})\.`)
 	reReceipt  = regexp.MustCompile(`^Thank you! \$(\d+) to Demo PAC`)
 	reDecline  = regexp.MustCompile(`your carrier could not bill this gift, so no charge was made`)

@@ -97,9 +97,9 @@ func TestTextDonation(t *testing.T) {
 			say := func(line string) { fmt.Fprintln(typed, line) }
 
 			say("GIVE")
-			out.waitFor(t, regexp.MustCompile(`(?m)^< Demo PAC: thanks for your support! Reply 5, 10, 15 or 20`))
+			out.waitFor(t, regexp.MustCompile(`(?m)^< Demo PAC: thanks! Reply 5, 10, 15 or 20`))
 			say("10")
-			out.waitFor(t, regexp.MustCompile(`(?m)^< Reply YES to give \$10 to Demo PAC & certify 18\+`))
+			out.waitFor(t, regexp.MustCompile(`(?m)^< Reply YES to give \$10 to Demo PAC on your phone bill & certify 18\+`))
 			say("YES")
 			pin := out.waitFor(t, regexp.MustCompile(`(?m)^< Your PIN is ([0-9]{6})\. .*/d/[A-Za-z0-9_-]{22}, to finish your \$10 gift`))[1]
 			say(pin)

@@ -93,7 +93,7 @@ func TestProgramLifecycle(t *testing.T) {
 			f.Committee.ID, f.Committee.Type, f.Committee.DisplayName = "C00123456", compliance.PAC, "Hope PAC"
 			f.PricePoints = []string{"5.00", "10.00", "25.00"}
 			f.Limits = program.LimitsFile{PerMessage: "25.00", Month: "100.00", Cycle: "500.00"}
-			f.Templates = compliance.Templates{Help: "{Committee}: up to ${MonthCap}/mo. Help: {care}. Reply STOP to end."}
+			f.Templates = compliance.Templates{Help: "{Committee}: up to ${MonthCap}/mo. 4 msgs per gift. Msg&data rates may apply. Help: {care}. Reply STOP to end."}
 		}
 		a := e.do("PUT", "/api/v1/programs/hope", e.tokens["admin"], demoFile(t, hope))
 		if a.status != 201 {

@@ -137,7 +137,7 @@ func TestSave(t *testing.T) {
 			{"a committee's display name that its other program cannot hold", func(p *compliance.Program) {
 				p.ID, p.Keywords, p.Active = "long", []string{"LONG"}, false
 				p.TermsURL = "s.ex/t/l"
-				p.Committee.DisplayName = strings.Repeat("N", 20)
+				p.Committee.DisplayName = strings.Repeat("N", 24)
 			}, donation.Conflict, program.ErrSharedCommittee, []string{`program "demo"`, "template confirm"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
