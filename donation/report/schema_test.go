@@ -60,7 +60,7 @@ func fecDir(t *testing.T) string {
 type schema struct {
 	name    string
 	s       *jsonschema.Schema
-	columns map[int]string         // COL_SEQ -> property
+	columns map[int]string        // COL_SEQ -> property
 	props   map[string]schemaProp // property -> how to read its field
 }
 
