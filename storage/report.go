@@ -3,9 +3,11 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation/report"
 	"github.com/shortcode/shortcode/donation/treasury"
 )
@@ -127,4 +129,37 @@ func (r contributionRow) row(refunds map[string]treasury.Refund) report.Row {
 		out.Refund = &f
 	}
 	return out
+}
+
+var _ report.Contributors = (*DB)(nil)
+
+// Contributor returns a contributor identified to a committee, by phone
+// number, or an error wrapping donation.ErrNotFound.
+func (db *DB) Contributor(ctx context.Context, committeeID, phone string) (report.Contributor, error) {
+	var details string
+	err := db.db.GetContext(ctx, &details, db.rebind(`SELECT details FROM contributors WHERE committee_id = ? AND phone = ?`), committeeID, phone)
+	if err != nil {
+		return report.Contributor{}, fmt.Errorf("contributor %s: %w", compliance.MaskPhone(phone), notFound(err))
+	}
+	var c report.Contributor
+	if err := json.Unmarshal([]byte(details), &c); err != nil {
+		return c, fmt.Errorf("contributor %s: %w", compliance.MaskPhone(phone), err)
+	}
+	return c, nil
+}
+
+// SaveContributor records who a phone number's contributor to a committee
+// is, replacing what was recorded.
+func (db *DB) SaveContributor(ctx context.Context, committeeID, phone string, c report.Contributor, at time.Time) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	_, err = db.db.ExecContext(ctx, db.rebind(`INSERT INTO contributors (committee_id, phone, details, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (committee_id, phone) DO UPDATE SET details = excluded.details, updated_at = excluded.updated_at`),
+		committeeID, phone, string(b), stamp(at))
+	if err != nil {
+		return fmt.Errorf("save contributor %s: %w", compliance.MaskPhone(phone), err)
+	}
+	return nil
 }

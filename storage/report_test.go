@@ -2,10 +2,12 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation"
 	"github.com/shortcode/shortcode/donation/report"
 	"github.com/shortcode/shortcode/donation/treasury"
@@ -84,6 +86,28 @@ func TestContributions(t *testing.T) {
 		})
 		if err != stop || count != 2 {
 			t.Errorf("stopped: %v after %d", err, count)
+		}
+	})
+}
+
+// TestContributor: a contributor's identity, saved and replaced; an
+// unknown one is not found.
+func TestContributor(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.Contributor(ctx, committee, phoneA); !errors.Is(err, donation.ErrNotFound) {
+			t.Errorf("unknown: %v", err)
+		}
+		c := report.Contributor{Name: compliance.Person{Last: "Doe", First: "Jane"}, Employer: "School", Occupation: "Teacher",
+			Address: compliance.Address{Street1: "1 Main St", City: "Troy", State: "NY", ZIP: "12180"}}
+		for _, occupation := range []string{"Teacher", "Principal"} {
+			c.Occupation = occupation
+			if err := db.SaveContributor(ctx, committee, phoneA, c, t0); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := db.Contributor(ctx, committee, phoneA); err != nil || got != c {
+				t.Errorf("got %+v, %v; want %+v", got, err, c)
+			}
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -21,6 +22,13 @@ func init() {
 	examples["report"] = []string{
 		"shortcode report contributions --committee C99999999 --from 2027-01-01 --to 2027-03-31 --output q1.csv",
 	}
+	examples["report summary"] = []string{
+		"shortcode report summary --committee C99999999 --from 2027-01-01 --to 2027-03-31",
+		"shortcode report summary --committee C99999999 --from 2027-03-01 --to 2027-03-31 --form F3X --json",
+	}
+	examples["report fec"] = []string{
+		"shortcode report fec --committee C99999999 --from 2027-01-01 --to 2027-03-31 --form F3X --output q1-text.fec",
+	}
 	examples["report contributions"] = []string{
 		"shortcode report contributions --committee C99999999 --from 2027-01-01 --to 2027-03-31 --output q1.csv",
 		"shortcode report contributions --committee C99999999 --from 2027-03-01 --to 2027-03-31 --format json | jq length",
@@ -30,6 +38,8 @@ func init() {
 // reportCommand is `shortcode report`.
 type reportCommand struct {
 	Contributions reportContributionsCommand `cmd:"" help:"One row per contribution of a period, as CSV (RFC 4180) or JSON, dates in the committee's time zone."`
+	Summary       reportSummaryCommand       `cmd:"" help:"A period's count and totals, its FEC lines 11(a), fees, money receivable, refunds and forwarding deadlines."`
+	FEC           reportFECCommand           `cmd:"" name:"fec" help:"The period's text-donation receipts as a .fec file (v8.5), to merge into the committee's full report."`
 }
 
 // periodFlags name a committee's reporting period: its days from and to,
@@ -130,4 +140,115 @@ func progress(s *stdio, output, what string) *progressbar.ProgressBar {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// checkForm refuses a form other than F3X and F3 ("" is the committee's).
+func checkForm(cmd, form string) error {
+	switch form {
+	case "", "F3X", "F3":
+		return nil
+	}
+	return fmt.Errorf("%s: --form %q: want F3X or F3", cmd, form)
+}
+
+type reportSummaryCommand struct {
+	periodFlags
+	Form   string        `placeholder:"F3X|F3" help:"The form whose lines to number: F3X (PAC or party; year to date) or F3 (candidate; cycle to date). Default: the committee's."`
+	Within time.Duration `default:"72h" help:"List forwarding deadlines missed or within this long."`
+	JSON   bool          `name:"json" help:"Print the API's JSON."`
+	apiFlags
+}
+
+type summaryAnswer struct {
+	Committee, From, To, Form string
+	ToDateFrom                string `json:"to_date_from"`
+	Count                     int
+	Total                     string
+	Lines                     []struct {
+		Line, Period, ToDate string
+		PeriodColumn         int `json:"period_column"`
+		ToDateColumn         int `json:"to_date_column"`
+	}
+	CarrierFees    string      `json:"carrier_fees"`
+	AggregatorFees string      `json:"aggregator_fees"`
+	Remitted       string      `json:"remitted"`
+	Receivable     string      `json:"receivable"`
+	WrittenOff     string      `json:"written_off"`
+	Disputed       string      `json:"disputed"`
+	Refunded       string      `json:"refunded"`
+	Refunds        []refundRow `json:"refunds"`
+	ForwardedLate  int         `json:"forwarded_late"`
+	Due            []dueRow    `json:"forwarding_due"`
+	Notice         string      `json:"notice"`
+}
+
+func (c *reportSummaryCommand) Run(ctx context.Context, s *stdio) error {
+	if err := checkForm("report summary", c.Form); err != nil {
+		return err
+	}
+	var sum summaryAnswer
+	q := c.query("form", c.Form, "within", c.Within.String())
+	printed, err := send(ctx, &c.apiFlags, "report summary", http.MethodGet, "/api/v1/reports/summary", q, nil, c.JSON, s, &sum)
+	if err != nil || printed {
+		return err
+	}
+	w := s.out
+	fmt.Fprintf(w, "Committee %s, %s to %s (%s; to date from %s)\n", sum.Committee, sum.From, sum.To, sum.Form, sum.ToDateFrom)
+	fmt.Fprintf(w, "Contributions: %d, %s gross\n\n", sum.Count, usd(sum.Total))
+	t := newTable("LINE", "PERIOD", "COLUMN", "TO DATE", "COLUMN")
+	for _, l := range sum.Lines {
+		t.add(l.Line, usd(l.Period), fmt.Sprint(l.PeriodColumn), usd(l.ToDate), fmt.Sprint(l.ToDateColumn))
+	}
+	if err := t.write(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nFees (operating expenditures, not netted): carrier %s, aggregator %s\n", usd(sum.CarrierFees), usd(sum.AggregatorFees))
+	fmt.Fprintf(w, "Carriers: remitted %s net, receivable %s, written off %s, disputed %s\n",
+		usd(sum.Remitted), usd(sum.Receivable), usd(sum.WrittenOff), usd(sum.Disputed))
+	fmt.Fprintf(w, "Refunds: %d, %s credited\n", len(sum.Refunds), usd(sum.Refunded))
+	for _, r := range sum.Refunds {
+		deadline := "none"
+		if r.Deadline != nil {
+			deadline = r.Deadline.Format(time.DateOnly)
+		}
+		fmt.Fprintf(w, "  %s  %s  %s  %s  deadline %s\n", r.DonationID, usd(r.Amount), r.Reason, r.Status, deadline)
+	}
+	fmt.Fprintf(w, "Forwarding: %d deadlines missed or near, %d forwarded late\n", len(sum.Due), sum.ForwardedLate)
+	for _, d := range sum.Due {
+		state := "near"
+		if d.Missed {
+			state = "MISSED"
+		}
+		fmt.Fprintf(w, "  %s  %s  deadline %s  %s\n", d.DonationID, usd(d.Amount), stamp(d.Deadline), state)
+	}
+	return nil
+}
+
+type reportFECCommand struct {
+	periodFlags
+	Form   string `placeholder:"F3X|F3" help:"F3X (PAC or party) or F3 (House or Senate candidate). Default: the committee's."`
+	Output string `short:"o" placeholder:"FILE" help:"Write the .fec file to FILE, whole or not at all (default: stdout)."`
+	apiFlags
+}
+
+func (c *reportFECCommand) Run(ctx context.Context, s *stdio) error {
+	if err := checkForm("report fec", c.Form); err != nil {
+		return err
+	}
+	api, err := c.download("report fec")
+	if err != nil {
+		return err
+	}
+	err = writeOutput(c.Output, s.out, func(w io.Writer) error {
+		if _, err := api.Download(ctx, "/api/v1/reports/fec", c.query("form", c.Form), w); err != nil {
+			return fmt.Errorf("report fec: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(s.err, "Note: this file holds only the committee's text-message contributions received through shortcode. "+
+		"It is not a complete report: merge its receipts into the committee's full report in your filing software before filing.")
+	return nil
 }

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/donation/auth"
 )
 
@@ -74,5 +77,43 @@ func TestReportCommands(t *testing.T) {
 	}
 	if r := sc(1, append([]string{"report", "contributions", "--token", "sc_" + strings.Repeat("b", 32)}, period...)...); !strings.Contains(r.stderr, "401") {
 		t.Errorf("unknown token: %s", r.stderr)
+	}
+
+	// The summary: both gifts unitemized, on the demo committee's F3.
+	r = sc(0, append([]string{"report", "summary"}, period...)...)
+	if !strings.Contains(r.stdout, "Contributions: 2, $15.00 gross") || !regexp.MustCompile(`11\(a\)\(ii\)\s+\$15\.00\s+34\s`).MatchString(r.stdout) {
+		t.Errorf("summary:\n%s", r.stdout)
+	}
+	if r := sc(1, append([]string{"report", "summary", "--form", "F3P"}, period...)...); !strings.Contains(r.stderr, "want F3X or F3") {
+		t.Errorf("summary --form F3P: %s", r.stderr)
+	}
+
+	// The .fec: refused while the committee has no treasurer, no file left.
+	fec := filepath.Join(dir, "today.fec")
+	for _, args := range [][]string{{"--form", "F3"}, {"--form", "F3P"}, {"--from", today, "--to", "2020-01-01"}} {
+		all := append(append([]string{"report", "fec", "--output", fec}, period...), args...)
+		r := sc(1, all...)
+		if _, err := os.Stat(fec); err == nil || r.stderr == "" {
+			t.Errorf("%q: %s; a file was left: %v", args, r.stderr, err == nil)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, ".today.fec*")); len(left) != 0 {
+			t.Errorf("%q left %q", args, left)
+		}
+	}
+	ctx := context.Background()
+	p, err := m.Store.Program(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Committee.Treasurer = compliance.Person{Last: "Treasurer", First: "Pat"}
+	p.Committee.Address = compliance.Address{Street1: "1 Main St", City: "Washington", State: "DC", ZIP: "20001"}
+	if err := m.Store.SaveProgram(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	r = sc(0, append([]string{"report", "fec", "--output", fec, "--form", "F3X"}, period...)...)
+	b, err := os.ReadFile(fec)
+	if err != nil || !strings.HasPrefix(string(b), "HDR\x1cFEC\x1c8.5\x1c") || !strings.Contains(string(b), "\r\nF3XN\x1cC99999999\x1c") ||
+		strings.Contains(string(b), "SA11AI") || !strings.Contains(r.stderr, "only the committee's text-message contributions") {
+		t.Errorf("fec: %v\n%q\n%s", err, b, r.stderr)
 	}
 }

@@ -3,6 +3,7 @@ package httpserver_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,7 +23,7 @@ import (
 )
 
 func init() {
-	mounts = append(mounts, func(e *env) { e.hs.ReportRoutes(e.db) })
+	mounts = append(mounts, mountReports)
 	routeTables = append(routeTables, reportRoutes)
 	templates = append(templates, func(_ *env, path string) string {
 		path, _, _ = strings.Cut(path, "?")
@@ -30,11 +31,73 @@ func init() {
 	})
 }
 
+// hopePAC is a committee configured with the treasurer and address its
+// FEC cover record needs: the store's committees, and this one (no
+// program of its own, so that the program routes' tests see none).
+const hopePAC = "C00000077"
+
+type withHope struct{ *storage.DB }
+
+func (w withHope) Committee(ctx context.Context, id string) (compliance.Committee, error) {
+	if id != hopePAC {
+		return w.DB.Committee(ctx, id)
+	}
+	return compliance.Committee{ID: hopePAC, Type: compliance.PAC, Name: "Hope PAC", TimeZone: "America/New_York",
+		Treasurer: compliance.Person{Last: "Treasurer", First: "Pat"},
+		Address:   compliance.Address{Street1: "1 Main St", City: "Albany", State: "NY", ZIP: "12207"}}, nil
+}
+
+func mountReports(e *env) {
+	e.hs.ReportRoutes(withHope{e.db}, func() time.Time { return t0 })
+}
+
 func reportRoutes(e *env) []route {
 	read := []auth.Role{auth.Treasurer, auth.Auditor}
 	return []route{
 		{"GET", "/api/v1/reports/contributions?committee=C99999999&from=2027-03-01&to=2027-03-31&format=csv", "", read},
+		{"GET", "/api/v1/reports/summary?committee=C99999999&from=2027-03-01&to=2027-03-31&form=F3X&within=10d", "", read},
+		{"GET", "/api/v1/reports/fec?committee=" + hopePAC + "&from=2027-01-01&to=2027-03-31&form=F3X", "", []auth.Role{auth.Treasurer}},
 	}
+}
+
+// TestSummaryAndFECRoutes: the summary of the treasury fixture's three
+// $10 contributions (recorded without fees), all on 11(a)(ii); the .fec of a committee with its
+// treasurer; bad requests and a committee without a treasurer are 4xx
+// problems.
+func TestSummaryAndFECRoutes(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		e := newEnv(t, db)
+		a := e.do("GET", "/api/v1/reports/summary?committee=C99999999&from=2027-03-01&to=2027-03-31", e.tokens["treasurer"], "")
+		var s httpserver.SummaryJSON
+		if a.status != 200 || json.Unmarshal([]byte(a.body), &s) != nil {
+			t.Fatalf("summary: %d %s", a.status, a.body)
+		}
+		// The demo committee is a candidate's: F3, the cycle to date.
+		if s.Form != "F3" || s.ToDateFrom != "2026-11-04" || s.Count != 3 || s.Total != "30.00" || s.Lines[1].Period != "30.00" || s.Lines[1].PeriodColumn != 34 ||
+			s.Lines[0].Period != "0.00" || s.Lines[2].ToDate != "30.00" || s.Lines[2].ToDateColumn != 71 || s.Receivable != "30.00" {
+			t.Errorf("summary: %+v", s)
+		}
+		a = e.do("GET", "/api/v1/reports/fec?committee="+hopePAC+"&from=2027-01-01&to=2027-03-31&form=F3", e.tokens["treasurer"], "")
+		if a.status != 200 || !strings.HasPrefix(a.body, "HDR\x1cFEC\x1c8.5\x1c") || !strings.Contains(a.body, "\r\nF3N\x1c"+hopePAC) {
+			t.Errorf("fec: %d %q", a.status, a.body)
+		}
+		for _, tt := range []struct {
+			query  string
+			status int
+		}{
+			{"committee=C99999999&from=2027-01-01&to=2027-03-31", 409},
+			{"committee=" + hopePAC + "&from=2027-01-01&to=2027-03-31&form=F3P", 400},
+			{"committee=" + hopePAC + "&from=2026-10-01&to=2027-03-31", 400},
+			{"committee=C12345678&from=2027-01-01&to=2027-03-31", 404},
+		} {
+			if a := e.do("GET", "/api/v1/reports/fec?"+tt.query, e.tokens["treasurer"], ""); a.status != tt.status || !isProblem(a) {
+				t.Errorf("fec %s: %d %s, want a %d problem", tt.query, a.status, a.body, tt.status)
+			}
+		}
+		if a := e.do("GET", "/api/v1/reports/fec?committee=C99999999&from=2027-01-01&to=2027-03-31", e.tokens["treasurer"], ""); !strings.Contains(a.body, "treasurer.last") {
+			t.Errorf("fec without a treasurer: %s", a.body)
+		}
+	})
 }
 
 // TestContributionsRoute: the report of the treasury fixture's three
@@ -128,7 +191,7 @@ func TestContributionsStream(t *testing.T) {
 	}
 	src := &manyRows{DB: db, n: 100000}
 	hs := httpserver.New(slog.New(slog.DiscardHandler), db, db.Ready, "v-test")
-	hs.ReportRoutes(src)
+	hs.ReportRoutes(src, time.Now)
 	srv := httptest.NewServer(hs.Handler())
 	defer srv.Close()
 	e := &env{t: t, db: db, srv: srv}
