@@ -36,6 +36,28 @@ type Committee struct {
 	// TimeZone names the IANA zone used for calendar months, years and
 	// report dates. Empty means UTC.
 	TimeZone string `json:"time_zone,omitempty"`
+	// Treasurer and Address are the committee's as its FEC reports state
+	// them: the cover record of a .fec file needs both (SPEC §9).
+	Treasurer Person  `json:"treasurer,omitzero"`
+	Address   Address `json:"address,omitzero"`
+}
+
+// Person is a name as FEC forms write it.
+type Person struct {
+	Last   string `json:"last"`
+	First  string `json:"first"`
+	Middle string `json:"middle,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	Suffix string `json:"suffix,omitempty"`
+}
+
+// Address is a US mailing address as FEC forms write it.
+type Address struct {
+	Street1 string `json:"street1"`
+	Street2 string `json:"street2,omitempty"`
+	City    string `json:"city"`
+	State   string `json:"state"` // two letters
+	ZIP     string `json:"zip"`   // 5 or 9 digits
 }
 
 // Mode is how a program collects the certification.
@@ -80,6 +102,16 @@ type Program struct {
 	MaxPINTries   int           `json:"max_pin_tries"`
 	MaxReprompts  int           `json:"max_reprompts"`
 	Active        bool          `json:"active"`
+	// AggregatorFee is this program's own fee (SPEC §6.3), replacing the
+	// carrier file's; nil keeps the carrier file's.
+	AggregatorFee *Fee `json:"aggregator_fee,omitempty"`
+}
+
+// Fee is a fee on each contribution: basis points of the gross plus a
+// fixed amount in cents.
+type Fee struct {
+	BPS   int64 `json:"bps"`
+	Fixed int64 `json:"fixed_cents"`
 }
 
 // TakesDonations reports whether p may open a donation now: it is active

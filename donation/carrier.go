@@ -3,6 +3,7 @@ package donation
 import (
 	"context"
 	"errors"
+	"github.com/shortcode/shortcode/compliance"
 )
 
 // LineType is the kind of account behind a phone number.
@@ -105,6 +106,15 @@ type Fees struct {
 // Apply returns the fees on a gross amount, rounded half up to the cent.
 func (f Fees) Apply(gross int64) (carrier, aggregator int64) {
 	return bps(gross, f.CarrierBPS), bps(gross, f.AggregatorBPS) + f.AggregatorFixed
+}
+
+// For returns the fees of a contribution to program p: the program's own
+// aggregator fee when it sets one (SPEC §6.3), else the carrier file's.
+func (f Fees) For(p compliance.Program) Fees {
+	if a := p.AggregatorFee; a != nil {
+		f.AggregatorBPS, f.AggregatorFixed = a.BPS, a.Fixed
+	}
+	return f
 }
 
 func bps(amount, points int64) int64 { return (amount*points + 5000) / 10000 }

@@ -844,7 +844,7 @@ func Settle(in Input, p compliance.Program, d Donation, out ChargeResult, fees F
 	switch out.Outcome {
 	case Charged:
 		d.ServerRef = out.ServerRef
-		d.CarrierFee, d.AggregatorFee = fees.Apply(d.Amount)
+		d.CarrierFee, d.AggregatorFee = fees.For(p).Apply(d.Amount)
 		d.Status = Completed
 		d.FinishedAt = s.in.Now
 		s.save(&d)

@@ -45,6 +45,7 @@ type cli struct {
 	Forward   forwardCommand   `cmd:"" help:"Forwarding to committees: what is due, record a transfer, list them (through the API)."`
 	Blocklist blocklistCommand `cmd:"" help:"Numbers that may not give: list, add, remove (through the API)."`
 	Actions   actionsCommand   `cmd:"" help:"The action log: who changed what, when (through the API)."`
+	Report    reportCommand    `cmd:"" help:"Reports for the treasurer: contributions, summary, the .fec file (through the API)."`
 
 	VersionCmd versionCommand `cmd:"" name:"version" help:"Print the version."`
 	HelpCmd    helpCommand    `cmd:"" name:"help" help:"Show help for a command."`

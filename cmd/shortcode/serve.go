@@ -271,6 +271,7 @@ func (m *Main) Start(ctx context.Context) error {
 	hs.TreasuryRoutes(refunds, db, func() time.Time { return time.Now().UTC() })
 	hs.ActionRoutes(db)
 	hs.DonorRoutes(svc)
+	hs.ReportRoutes(db, func() time.Time { return time.Now().UTC() })
 	certs, verifier, err := m.certLog(db)
 	if err != nil {
 		m.closeAll(ln)

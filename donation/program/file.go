@@ -36,6 +36,7 @@ type File struct {
 	TermsURL      string               `json:"terms_url"`
 	DonationURL   string               `json:"donation_url"`
 	Templates     compliance.Templates `json:"templates"`
+	AggregatorFee *compliance.Fee      `json:"aggregator_fee,omitempty"` // nil: the carrier file's
 }
 
 // CommitteeFile is a committee in a File.
@@ -50,6 +51,8 @@ type CommitteeFile struct {
 	PreviousElection string                   `json:"previous_election,omitempty"`
 	NextElection     string                   `json:"next_election,omitempty"`
 	TimeZone         string                   `json:"time_zone,omitempty"`
+	Treasurer        compliance.Person        `json:"treasurer,omitzero"`
+	Address          compliance.Address       `json:"address,omitzero"`
 }
 
 // LimitsFile are the caps in a File, in dollars.
@@ -78,6 +81,7 @@ func FileOf(p compliance.Program) File {
 			ID: c.ID, Type: c.Type, Name: c.Name, DisplayName: c.DisplayName, PaidFor: c.PaidFor, Care: c.Care,
 			GoodStanding: c.GoodStanding, PreviousElection: formatDate(c.PreviousElection),
 			NextElection: formatDate(c.NextElection), TimeZone: c.TimeZone,
+			Treasurer: c.Treasurer, Address: c.Address,
 		},
 		Limits: LimitsFile{
 			PerMessage: formatDollars(p.Limits.PerMessage), Month: formatDollars(p.Limits.Month),
@@ -85,7 +89,7 @@ func FileOf(p compliance.Program) File {
 		},
 		ConfirmExpiry: formatDuration(p.ConfirmExpiry), PINExpiry: formatDuration(p.PINExpiry),
 		Mode: p.Mode, MaxPINTries: p.MaxPINTries, MaxReprompts: &p.MaxReprompts,
-		TermsURL: p.TermsURL, DonationURL: p.DonationURL, Templates: p.Templates,
+		TermsURL: p.TermsURL, DonationURL: p.DonationURL, Templates: p.Templates, AggregatorFee: p.AggregatorFee,
 	}
 	if f.Keywords == nil {
 		f.Keywords = []string{}
@@ -108,7 +112,7 @@ func (f File) Program() (compliance.Program, error) {
 		ID: f.ID, ShortCode: f.ShortCode, Keywords: f.Keywords, Active: f.Active,
 		Committee: compliance.Committee{
 			ID: c.ID, Type: c.Type, Name: c.Name, DisplayName: c.DisplayName, PaidFor: c.PaidFor, Care: c.Care,
-			GoodStanding: c.GoodStanding, TimeZone: c.TimeZone,
+			GoodStanding: c.GoodStanding, TimeZone: c.TimeZone, Treasurer: c.Treasurer, Address: c.Address,
 		},
 		Limits:        compliance.DefaultLimits,
 		ConfirmExpiry: defaultConfirmExpiry,
@@ -119,6 +123,7 @@ func (f File) Program() (compliance.Program, error) {
 		TermsURL:      f.TermsURL,
 		DonationURL:   f.DonationURL,
 		Templates:     withDefaults(f.Templates),
+		AggregatorFee: f.AggregatorFee,
 	}
 	if p.Mode == "" {
 		p.Mode = compliance.Combined

@@ -127,6 +127,44 @@ func (c *Client) Send(ctx context.Context, method, path string, query url.Values
 	return nil
 }
 
+// Download sends GET path?query and copies a 2xx answer's body to w as it
+// arrives, whatever its length or type: for exports, which are never held
+// whole. Any other answer is an error, as for Do. It returns the bytes
+// copied.
+func (c *Client) Download(ctx context.Context, path string, query url.Values, w io.Writer) (int64, error) {
+	u := *c.server
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, fmt.Errorf("GET %s: %w", path, err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, &UnreachableError{Server: c.server.String(), Err: err}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		return 0, answerError(resp, b)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("GET %s: the answer broke off after %d bytes: %w", u.Path, n, err)
+	}
+	return n, nil
+}
+
 // Problem is an error answer of the API (RFC 9457, docs/operators.md).
 type Problem struct {
 	Type      string `json:"type"`
