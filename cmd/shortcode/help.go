@@ -144,6 +144,8 @@ var examples = map[string][]string{
 	"blocklist add":    {"shortcode blocklist add +12125550100 --reason 'asked to be blocked'"},
 	"blocklist remove": {"shortcode blocklist remove +12125550100"},
 	"actions":          {"shortcode actions", "shortcode actions --json"},
+	"keys":             {"shortcode keys generate --origin donate.example.org/shortcode/log"},
+	"keys generate":    {"shortcode keys generate --origin donate.example.org/shortcode/log --out /etc/shortcode/log"},
 	"version":          {"shortcode version", "shortcode --version"},
 	"help":             {"shortcode help token create", "shortcode token create --help"},
 }
