@@ -46,7 +46,8 @@ type cli struct {
 	Blocklist blocklistCommand `cmd:"" help:"Numbers that may not give: list, add, remove (through the API)."`
 	Actions   actionsCommand   `cmd:"" help:"The action log: who changed what, when (through the API)."`
 
-	Keys keysCommand `cmd:"" help:"Make the certification log's signer and verifier keys."`
+	Audit auditCommand `cmd:"" help:"The certification log: checkpoint, export, show, proof (through the API); verify, verify-proof (offline)."`
+	Keys  keysCommand  `cmd:"" help:"Make the certification log's signer and verifier keys."`
 
 	VersionCmd versionCommand `cmd:"" name:"version" help:"Print the version."`
 	HelpCmd    helpCommand    `cmd:"" name:"help" help:"Show help for a command."`
