@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/torchwood"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/compliance/certlog"
@@ -90,7 +93,8 @@ func offlineEnv(t *testing.T) []string {
 // auditor token exports the log and a donation's proof and evidence. Then,
 // with the server stopped and only the verifier key, the export verifies
 // offline, and every kind of tampering with it fails naming the record;
-// the proof verifies, and fails once a byte of it changed.
+// the proof verifies, and fails once a byte of it changed. The torchwood
+// subtest checks the served log with an independent C2SP client.
 func TestAuditLog(t *testing.T) {
 	start := time.Now()
 	dir := t.TempDir()
@@ -202,6 +206,8 @@ func TestAuditLog(t *testing.T) {
 	if !strings.Contains(r.stderr, "403") {
 		t.Errorf("a treasurer's audit show: %s", r.stderr)
 	}
+
+	t.Run("torchwood", func(t *testing.T) { checkWithTorchwood(t, srv.url, verifier, s, lines) })
 
 	// Offline, with the server gone and the settings pointing nowhere.
 	srv.stop()
@@ -323,6 +329,107 @@ func TestAuditLog(t *testing.T) {
 		}
 	})
 	t.Logf("whole test: %v", time.Since(start).Round(time.Millisecond))
+}
+
+// checkWithTorchwood checks the served log with filippo.io/torchwood, a
+// C2SP client that shares no code with shortcode: its tile fetcher reads
+// the checkpoint and the tiles over HTTP under /log/, x/mod's note checks
+// the checkpoint's signature with the verifier key, and its client proves
+// every record's inclusion from the tiles (each checked against the signed
+// root) and reads every entry in order. Then the log grows, and a
+// consistency proof between the two checkpoints is built from the served
+// tiles and checked.
+func checkWithTorchwood(t *testing.T, server string, v note.Verifier, s *sim.Sim, exported []string) {
+	ctx := context.Background()
+	tiles, err := torchwood.NewTileFetcher(server + "/log/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkpoint := func() torchwood.Checkpoint {
+		t.Helper()
+		signed, err := tiles.ReadEndpoint(ctx, "checkpoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := note.Open(signed, note.VerifierList(v))
+		if err != nil {
+			t.Fatalf("the checkpoint's signature: %v\n%s", err, signed)
+		}
+		c, err := torchwood.ParseCheckpoint(n.Text)
+		if err != nil || c.Origin != v.Name() {
+			t.Fatalf("checkpoint %+v, %v: want the origin %s", c, err, v.Name())
+		}
+		return c
+	}
+	old := checkpoint()
+	if old.N != int64(len(exported)) {
+		t.Fatalf("the checkpoint has %d records, the export %d", old.N, len(exported))
+	}
+	client, err := torchwood.NewClient(tiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range old.N {
+		entry, proof, err := client.Entry(ctx, old.Tree, i)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if err := tlog.CheckRecord(proof, old.N, old.Hash, i, tlog.RecordHash(entry)); err != nil {
+			t.Errorf("record %d: %v", i, err)
+		}
+		if string(mustEntry(t, exported[i]).Record) != string(entry) {
+			t.Errorf("record %d served is not the one exported:\n%s", i, entry)
+		}
+		if regexp.MustCompile(`1?312555\d{4}`).Match(entry) {
+			t.Errorf("record %d holds a phone number:\n%s", i, entry)
+		}
+	}
+	// The log grows past its first full tile, 256 records.
+	giveMany(t, s, 500, 15, 4)
+	var cur torchwood.Checkpoint
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if cur = checkpoint(); cur.N >= old.N+60 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the log has %d records, want %d", cur.N, old.N+60)
+		}
+	}
+	proof, err := tlog.ProveTree(cur.N, old.N, torchwood.TileHashReaderWithContext(ctx, cur.Tree, tiles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tlog.CheckTree(proof, cur.N, cur.Hash, old.N, old.Hash); err != nil {
+		t.Errorf("consistency of %d and %d: %v", old.N, cur.N, err)
+	}
+	forged := old.Hash
+	forged[0] ^= 1
+	if err := tlog.CheckTree(proof, cur.N, cur.Hash, old.N, forged); err == nil {
+		t.Errorf("a forged root of size %d is consistent with the log", old.N)
+	}
+
+	// Every entry of the grown tree, in order, each checked against it:
+	// Entries stops before a partial tile, so read on from there.
+	var n int64
+	for n < cur.N {
+		before := n
+		for i, entry := range client.Entries(ctx, cur.Tree, n) {
+			if i != n || len(entry) == 0 {
+				t.Fatalf("entry %d came as %d", n, i)
+			}
+			if i < old.N && string(entry) != string(mustEntry(t, exported[i]).Record) {
+				t.Errorf("entry %d is not the record exported", i)
+			}
+			n++
+		}
+		if err := client.Err(); err != nil || n == before {
+			t.Fatalf("Entries from %d: %v", before, err)
+		}
+	}
+	if n != cur.N {
+		t.Errorf("Entries read %d of %d entries", n, cur.N)
+	}
+	t.Logf("torchwood: %d records proved in the tree of size %d, consistent with the tree of size %d, whose %d entries all read", old.N, old.N, cur.N, n)
 }
 
 // mustEntry decodes a line of an export.
