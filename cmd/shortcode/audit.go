@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/shortcode/shortcode/compliance/certlog"
+	"github.com/shortcode/shortcode/donation/auditlog"
 	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
@@ -222,7 +224,7 @@ type auditShowCommand struct {
 }
 
 func (auditShowCommand) Help() string {
-	return `The record's opening (salt and phone number) is always checked against its phone commitment; with --key, the checkpoint's signature and the record's inclusion proof in it are checked too. A check that fails is shown, and the command exits 1.`
+	return `The record's opening (salt and phone number) is always checked against its phone commitment; with --key, the checkpoint's signature and the record's inclusion proof in it are checked too. A check that fails is shown, and the command exits 1. The transcript is searched for the text whose SHA-256 the record holds and for the MO that carried the YES.`
 }
 
 func (c *auditShowCommand) Run(ctx context.Context, s *stdio) error {
@@ -319,6 +321,9 @@ func writeEvidence(w io.Writer, ev httpserver.EvidenceOfDonation, opening, inLog
 			b.WriteString("  " + line)
 		}
 	}
+	if rec, err := certlog.Parse([]byte(ev.Record)); err == nil {
+		section(&b, "in the transcript", inTranscript(rec, ev.Transcript))
+	}
 	salt, _ := ev.Opening.Salt.MarshalText()
 	section(&b, "opening", [][2]string{
 		{"salt", string(salt)}, {"phone", ev.Opening.Phone},
@@ -346,6 +351,31 @@ func writeEvidence(w io.Writer, ev httpserver.EvidenceOfDonation, opening, inLog
 	section(&b, "charge", charge)
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// inTranscript finds the texts of the transcript that the record names:
+// the text the donor accepted, by its SHA-256, and the MO that carried the
+// YES, by its message id.
+func inTranscript(rec certlog.Record, transcript []auditlog.TranscriptLine) [][2]string {
+	text := "no text of the transcript has the record's text-sha256"
+	for _, l := range transcript {
+		if l.Direction == "mt" && sha256.Sum256([]byte(l.Body)) == rec.TextSHA256 {
+			text = fmt.Sprintf("the MT %s of %s, whose SHA-256 is the record's text-sha256", l.MessageID, l.At.UTC().Format(stampMilli))
+			break
+		}
+	}
+	fields := [][2]string{{"text sent", text}}
+	if rec.Channel == certlog.SMS {
+		yes := "no MO of the transcript has the record's message id"
+		for _, l := range transcript {
+			if l.Direction == "mo" && l.MessageID == rec.MessageID {
+				yes = fmt.Sprintf("the MO %s of %s: %q", l.MessageID, l.At.UTC().Format(stampMilli), l.Body)
+				break
+			}
+		}
+		fields = append(fields, [2]string{"certified by", yes})
+	}
+	return fields
 }
 
 // section writes a title (none when "") and its fields, aligned; empty

@@ -182,6 +182,8 @@ func TestAuditLog(t *testing.T) {
 		`(?m)^  \S+Z\s+MO\s+SM[0-9a-f]{32}\s+-\s+GIVE 10$`, `(?m)^  \S+Z\s+MT\s+SM[0-9a-f]{32}\s+sent\s+Reply YES to give \$10`,
 		`(?m)^  \S+Z\s+MO\s+SM[0-9a-f]{32}\s+-\s+YES$`, `(?m)^  \S+Z\s+MT\s+.*Your PIN is \*\*\*\*\*\*\.`, `(?m)^  \S+Z\s+MT\s+.*Thank you! \$10`,
 		`(?m)^certification record 57$`, `(?m)^  donation ` + donation + `$`, `(?m)^  amount 1000$`,
+		`(?m)^  text sent\s+the MT SM[0-9a-f]{32} of \S+Z, whose SHA-256 is the record's text-sha256$`,
+		`(?m)^  certified by\s+the MO SM[0-9a-f]{32} of \S+Z: "YES"$`,
 		`(?m)^  matches\s+yes: SHA-256\(salt \|\| phone\) is the record's phone-sha256$`,
 		`(?m)^  in the log\s+yes: record 57 is in the tree of size 200 signed by audit.test/shortcode/log`,
 		`(?m)^PIN verification\n  at\s+\S+Z\n  channel\s+sms$`, `(?m)^  outcome\s+completed$`, `(?m)^  correlator\s+` + donation + `-1$`,
@@ -596,7 +598,8 @@ func TestAuditExport(t *testing.T) {
 
 // TestAuditShowChecks: audit show checks the opening, and with --key the
 // checkpoint and the inclusion proof; a check that fails is shown, and the
-// command exits 1.
+// command exits 1. It looks for the text the record hashes and the YES it
+// names in the transcript, and says when they are not there.
 func TestAuditShowChecks(t *testing.T) {
 	var ev map[string]any
 	if err := json.Unmarshal([]byte(apiFile(t, "evidence.json")), &ev); err != nil {
@@ -631,6 +634,8 @@ func TestAuditShowChecks(t *testing.T) {
 		{ev, otherKey, "in the log  FAILED: the checkpoint is not signed by the key given",
 			"the checkpoint is not signed by the key given, other.example/log+"},
 		{ev, "", "in the log  not checked: give --key VERIFIER", ""},
+		// Not a cryptographic check: said, not failed.
+		{edit("transcript", []any{}), "", "text sent     no text of the transcript has the record's text-sha256\n  certified by  no MO of the transcript has the record's message id\n", ""},
 	}
 	for _, tt := range tests {
 		api.answerWith(200, jsonOf(t, tt.evidence))
