@@ -410,6 +410,22 @@ func checkWithTorchwood(t *testing.T, server string, v note.Verifier, s *sim.Sim
 		t.Errorf("a forged root of size %d is consistent with the log", old.N)
 	}
 
+	// What the tiles specification asks of caches: a full tile never
+	// changes; a partial one and the checkpoint do.
+	for path, want := range map[string]string{
+		"tile/0/000": "immutable", "tile/entries/000": "immutable",
+		fmt.Sprintf("tile/0/001.p/%d", cur.N-256): "max-age=5", "checkpoint": "max-age=5",
+	} {
+		resp, err := http.Get(server + "/log/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if cc := resp.Header.Get("Cache-Control"); resp.StatusCode != 200 || !strings.Contains(cc, want) || (want != "immutable" && strings.Contains(cc, "immutable")) {
+			t.Errorf("GET /log/%s: %s, Cache-Control %q, want %s", path, resp.Status, cc, want)
+		}
+	}
+
 	// Every entry of the grown tree, in order, each checked against it:
 	// Entries stops before a partial tile, so read on from there.
 	var n int64
