@@ -408,7 +408,7 @@ type auditProofCommand struct {
 }
 
 func (auditProofCommand) Help() string {
-	return `The proof file holds the record, its index, its inclusion proof and the signed checkpoint: with the verifier key alone, shortcode audit verify-proof (or any c2sp.org/tlog-proof verifier) checks it. A record not yet in a signed checkpoint (less than the merge delay old) is refused with 503: try again a second later.`
+	return `The proof file holds the record, its index, its inclusion proof and the signed checkpoint: with the verifier key alone, shortcode audit verify-proof (or any c2sp.org/tlog-proof verifier) checks it. A donation certified less than the merge delay ago (serve --merge-delay, 1s) may not be in the log yet: try again a moment later.`
 }
 
 func (c *auditProofCommand) Run(ctx context.Context, s *stdio) error {
