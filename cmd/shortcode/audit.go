@@ -145,7 +145,11 @@ func (c *auditExportCommand) Run(ctx context.Context, s *stdio) error {
 	if where == "-" {
 		where = "stdout"
 	}
-	fmt.Fprintf(s.err, "exported records %d to %d of %s in its tree of size %d: %s; its checkpoint: %s\n", c.From, to-1, cp.Origin, cp.N, where, cpFile)
+	which := fmt.Sprintf("records %d to %d", c.From, to-1)
+	if to <= c.From {
+		which = "no records"
+	}
+	fmt.Fprintf(s.err, "exported %s of %s in its tree of size %d: %s; its checkpoint: %s\n", which, cp.Origin, cp.N, where, cpFile)
 	if c.From == 0 && to == cp.N && c.Out != "-" {
 		fmt.Fprintf(s.err, "verify them with: shortcode audit verify --log %s --checkpoint %s --key VERIFIER\n", c.Out, cpFile)
 	}
