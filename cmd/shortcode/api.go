@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/user"
 
@@ -20,10 +21,25 @@ type apiFlags struct {
 // client returns a client of the server; path names the command in a
 // usage error, e.g. "refund list".
 func (f *apiFlags) client(path string) (*client.Client, error) {
+	return f.clientWith(path, nil)
+}
+
+// clientWith is client with the HTTP client hc (nil for the default).
+func (f *apiFlags) clientWith(path string, hc *http.Client) (*client.Client, error) {
 	if f.Token == "" {
 		return nil, usagef(path, "--token is required (or SHORTCODE_TOKEN): an API token, made with shortcode token create")
 	}
-	c, err := client.New(f.Server, f.Token, nil)
+	return f.newClient(path, hc)
+}
+
+// publicClient returns a client for the server's public routes, such as
+// the log's checkpoint: the token is sent if there is one, not required.
+func (f *apiFlags) publicClient(path string) (*client.Client, error) {
+	return f.newClient(path, nil)
+}
+
+func (f *apiFlags) newClient(path string, hc *http.Client) (*client.Client, error) {
+	c, err := client.New(f.Server, f.Token, hc)
 	if err != nil {
 		return nil, usagef(path, "--server: %v", err)
 	}

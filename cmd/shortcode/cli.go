@@ -47,6 +47,9 @@ type cli struct {
 	Actions   actionsCommand   `cmd:"" help:"The action log: who changed what, when (through the API)."`
 	Report    reportCommand    `cmd:"" help:"Reports for the treasurer: contributions, summary, the .fec file (through the API)."`
 
+	Audit auditCommand `cmd:"" help:"The certification log: checkpoint, export, show, proof (through the API); verify, verify-proof (offline)."`
+	Keys  keysCommand  `cmd:"" help:"Make the certification log's signer and verifier keys."`
+
 	VersionCmd versionCommand `cmd:"" name:"version" help:"Print the version."`
 	HelpCmd    helpCommand    `cmd:"" name:"help" help:"Show help for a command."`
 }

@@ -22,6 +22,7 @@ type fakeAPI struct {
 	mu       sync.Mutex
 	requests []apiRequest
 	answer   apiAnswer
+	paths    map[string]apiAnswer // answers to the requests of a path, before answer
 }
 
 type apiRequest struct {
@@ -40,7 +41,10 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		b, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
 		f.requests = append(f.requests, apiRequest{r.Method, r.URL.RequestURI(), r.Header.Get("Authorization"), r.Header.Get("Content-Type"), string(b)})
-		a := f.answer
+		a, ok := f.paths[r.URL.Path]
+		if !ok {
+			a = f.answer
+		}
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", a.contentType)
 		w.WriteHeader(a.status)
@@ -59,6 +63,16 @@ func (f *fakeAPI) answerWith(status int, body string) {
 		ct = "application/problem+json"
 	}
 	f.answer = apiAnswer{status, ct, body}
+}
+
+// answerPath sets the answer to every request of path, 200 and body.
+func (f *fakeAPI) answerPath(path, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.paths == nil {
+		f.paths = map[string]apiAnswer{}
+	}
+	f.paths[path] = apiAnswer{200, "text/plain; charset=utf-8", body}
 }
 
 // take returns the requests made since the last take.
@@ -175,6 +189,14 @@ func TestClientCommands(t *testing.T) {
 			want: apiRequest{method: "GET", uri: "/api/v1/actions"}, golden: "actions.txt"},
 		{args: []string{"actions", "--json"}, answer: "actions.json",
 			want: apiRequest{method: "GET", uri: "/api/v1/actions"}, golden: "actions.json"},
+		{args: []string{"audit", "checkpoint"}, answer: "checkpoint.txt",
+			want: apiRequest{method: "GET", uri: "/log/checkpoint"}, golden: "audit-checkpoint.txt"},
+		{args: []string{"audit", "show", "d-000007", "--key", testLogVerifier}, answer: "evidence.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/audit/donations/d-000007"}, golden: "audit-show.txt"},
+		{args: []string{"audit", "show", "d-000007", "--json"}, answer: "evidence.json",
+			want: apiRequest{method: "GET", uri: "/api/v1/audit/donations/d-000007"}, golden: "audit-show.json"},
+		{args: []string{"audit", "proof", "d-000007"}, answer: "record-7.tlog-proof",
+			want: apiRequest{method: "GET", uri: "/api/v1/audit/donations/d-000007/proof"}, golden: "audit-proof.txt"},
 	}
 	for _, tt := range tests {
 		status := tt.status

@@ -29,6 +29,7 @@ func TestDemoLinksFollowPublicURL(t *testing.T) {
 				m := NewMain()
 				m.LogKey = testLogKey
 				m.DB, m.Addr, m.SimAddr, m.PublicURL = dsn, "127.0.0.1:0", "127.0.0.1:0", tc.publicURL
+				m.LogKey = testLogKey
 				m.Log = slog.New(slog.DiscardHandler)
 				if err := m.Start(context.Background()); err != nil {
 					t.Fatalf("start with --public-url %q: %v", tc.publicURL, err)

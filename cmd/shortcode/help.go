@@ -144,8 +144,27 @@ var examples = map[string][]string{
 	"blocklist add":    {"shortcode blocklist add +12125550100 --reason 'asked to be blocked'"},
 	"blocklist remove": {"shortcode blocklist remove +12125550100"},
 	"actions":          {"shortcode actions", "shortcode actions --json"},
-	"version":          {"shortcode version", "shortcode --version"},
-	"help":             {"shortcode help token create", "shortcode token create --help"},
+	"audit": {
+		"shortcode audit checkpoint --key log.pub",
+		"shortcode audit export --out log.jsonl",
+		"shortcode audit verify --log log.jsonl --checkpoint log.checkpoint --key log.pub",
+		"shortcode audit show D4KQ2MZ7XW3BN5RTY6PLA",
+		"shortcode audit proof D4KQ2MZ7XW3BN5RTY6PLA --out D4KQ2MZ7XW3BN5RTY6PLA.tlog-proof",
+		"shortcode audit verify-proof D4KQ2MZ7XW3BN5RTY6PLA.tlog-proof --key log.pub",
+	},
+	"audit checkpoint": {"shortcode audit checkpoint --server https://donate.example.org --key log.pub > latest.checkpoint"},
+	"audit export": {
+		"shortcode audit export --out log.jsonl",
+		"shortcode audit export --from 1000 --to 1100 --out - --checkpoint slice.checkpoint",
+	},
+	"audit show":         {"shortcode audit show D4KQ2MZ7XW3BN5RTY6PLA --key log.pub", "shortcode audit show D4KQ2MZ7XW3BN5RTY6PLA --json"},
+	"audit proof":        {"shortcode audit proof D4KQ2MZ7XW3BN5RTY6PLA --out D4KQ2MZ7XW3BN5RTY6PLA.tlog-proof"},
+	"audit verify":       {"shortcode audit verify --log log.jsonl --checkpoint log.checkpoint --key log.pub", "shortcode audit verify --log log.jsonl --checkpoint log.checkpoint --key 'donate.example.org/shortcode/log+1f2e3d4c+AR...'"},
+	"audit verify-proof": {"shortcode audit verify-proof D4KQ2MZ7XW3BN5RTY6PLA.tlog-proof --key log.pub"},
+	"keys":               {"shortcode keys generate --origin donate.example.org/shortcode/log"},
+	"keys generate":      {"shortcode keys generate --origin donate.example.org/shortcode/log --out /etc/shortcode/log"},
+	"version":            {"shortcode version", "shortcode --version"},
+	"help":               {"shortcode help token create", "shortcode token create --help"},
 }
 
 // addExamples appends every command's examples to its help, and refuses

@@ -8,6 +8,9 @@
 //	shortcode sim                           run the simulator on its own
 //	shortcode text                          a donor's phone in the terminal, through the simulator
 //	shortcode token create|list|revoke --db on the database itself: the first admin token
+//	shortcode keys generate --origin NAME   the certification log's signer and verifier keys
+//	shortcode audit verify                  verify an export of the log, offline (docs/audit.md)
+//	shortcode audit verify-proof FILE       verify a record's proof file, offline
 //	shortcode version                       print the version (also --version)
 //	shortcode help [COMMAND]                help for a command (also -h, --help)
 //
@@ -29,6 +32,8 @@
 //	shortcode blocklist add|remove                       treasurer
 //	shortcode blocklist list                             treasurer, auditor
 //	shortcode actions                                    every role
+//	shortcode audit checkpoint                           none (the log's checkpoint is public)
+//	shortcode audit export|show|proof                    auditor, admin
 //
 // Only serve and migrate create or migrate a database: the other commands
 // given a --db that does not exist, or is not migrated, say so and exit 1.

@@ -35,7 +35,8 @@ func startMainWith(t *testing.T, driver string, edit func(*Main)) *Main {
 	m.Addr, m.SimAddr = "127.0.0.1:0", "127.0.0.1:0"
 	m.TwilioAuthToken = "test-token"
 	m.Log = slog.New(slog.DiscardHandler)
-	m.RateLimit = 1000 // the load tests text faster than any donor
+	m.RateLimit = 1000    // the load tests text faster than any donor
+	m.LogKey = testLogKey // required on PostgreSQL
 	if edit != nil {
 		edit(m)
 	}

@@ -97,12 +97,21 @@ type server struct {
 	out *lockedBuffer
 }
 
-// serve starts `shortcode serve` on addr and waits until it answers.
+// serve starts `shortcode serve` on addr, signing the log with testLogKey,
+// and waits until it answers.
 func serve(t *testing.T, addr string, args ...string) *server {
 	t.Helper()
+	return serveWith(t, addr, nil, append([]string{"--log-key", testLogKey}, args...)...)
+}
+
+// serveWith starts `shortcode serve` on addr with the variables env and
+// the arguments args (and no log key but one they give), and waits until
+// it answers.
+func serveWith(t *testing.T, addr string, env []string, args ...string) *server {
+	t.Helper()
 	out := &lockedBuffer{}
-	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", addr, "--rate-limit", "1000", "--log-key", testLogKey}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", addr, "--rate-limit", "1000"}, args...)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

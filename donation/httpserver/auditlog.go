@@ -254,7 +254,7 @@ func (l *logRoutes) consistency(w http.ResponseWriter, r *http.Request) error {
 type EvidenceOfDonation struct {
 	Donation   string                    `json:"donation"`
 	Phone      string                    `json:"phone"`
-	Amount     string                    `json:"amount"`
+	Amount     string                    `json:"amount"` // dollars, "10.00", as in the other routes
 	Status     string                    `json:"status"`
 	Index      int64                     `json:"index"`
 	Record     string                    `json:"record"` // the canonical bytes, as text
@@ -298,7 +298,7 @@ func (l *logRoutes) evidence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := EvidenceOfDonation{Donation: d.ID, Phone: d.Phone, Amount: treasury.Dollars(d.Amount), Status: string(d.Status),
+	out := EvidenceOfDonation{Donation: d.ID, Phone: d.Phone, Amount: treasury.Decimal(d.Amount), Status: string(d.Status),
 		Index: e.Index, Record: string(e.Record), Opening: e.Opening, Checkpoint: string(signed)}
 	if e.Index < c.N {
 		if out.Proof, err = tlog.ProveRecord(c.N, e.Index, l.hashes(ctx)); err != nil {

@@ -85,14 +85,55 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 
 // Send is Do with a body of any content type, such as a file's bytes.
 func (c *Client) Send(ctx context.Context, method, path string, query url.Values, contentType string, body io.Reader, out any) error {
+	resp, err := c.request(ctx, method, path, query, contentType, body, "application/json, application/problem+json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return fmt.Errorf("%s %s: read the answer: %w", method, resp.Request.URL.Path, err)
+	}
+	if out == nil || len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: the server's answer is not the JSON expected: %w", method, resp.Request.URL.Path, err)
+	}
+	return nil
+}
+
+// Download sends GET path?query and copies the body of a 2xx answer, of
+// any type and length, to w: a signed checkpoint, a proof file, an export
+// of the log. Any other answer is an error, as for Do. It returns the
+// number of bytes copied.
+func (c *Client) Download(ctx context.Context, path string, query url.Values, w io.Writer) (int64, error) {
+	resp, err := c.request(ctx, http.MethodGet, path, query, "", nil, "*/*")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		return n, fmt.Errorf("GET %s: the answer broke off after %d bytes: %w", resp.Request.URL.Path, n, err)
+	}
+	return n, nil
+}
+
+// request sends one request and returns a 2xx answer, whose body the
+// caller closes; any other answer is an error.
+func (c *Client) request(ctx context.Context, method, path string, query url.Values, contentType string, body io.Reader, accept string) (*http.Response, error) {
 	u := *c.server
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = query.Encode()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("Accept", accept)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
@@ -102,68 +143,25 @@ func (c *Client) Send(ctx context.Context, method, path string, query url.Values
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return &UnreachableError{Server: c.server.String(), Err: err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return fmt.Errorf("%s %s: read the answer: %w", method, u.Path, err)
+		return nil, &UnreachableError{Server: c.server.String(), Err: err}
 	}
 	if resp.StatusCode/100 != 2 {
-		return answerError(resp, b)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: read the answer: %w", method, u.Path, err)
+		}
+		return nil, answerError(resp, b)
 	}
-	if out == nil || len(bytes.TrimSpace(b)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s %s: the server's answer is not the JSON expected: %w", method, u.Path, err)
-	}
-	return nil
+	return resp, nil
 }
 
-// Download sends GET path?query and copies a 2xx answer's body to w as it
-// arrives, whatever its length or type: for exports, which are never held
-// whole. Any other answer is an error, as for Do. It returns the bytes
-// copied.
-func (c *Client) Download(ctx context.Context, path string, query url.Values, w io.Writer) (int64, error) {
-	u := *c.server
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return 0, fmt.Errorf("GET %s: %w", path, err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, &UnreachableError{Server: c.server.String(), Err: err}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-		return 0, answerError(resp, b)
-	}
-	n, err := io.Copy(w, resp.Body)
-	if err != nil {
-		return n, fmt.Errorf("GET %s: the answer broke off after %d bytes: %w", u.Path, n, err)
-	}
-	return n, nil
-}
 
 // Problem is an error answer of the API (RFC 9457, docs/operators.md).
 type Problem struct {

@@ -96,3 +96,36 @@ func TestUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestDownload: any 2xx body is copied as it is, whatever its type; an
+// error answer is a problem, as for Do, and nothing is copied.
+func TestDownload(t *testing.T) {
+	const checkpoint = "shortcode.example/log\n10\nxTJID+YOWDfJ6edlh+Aj6pBk8tJOvbBVz4f7HxV/IVE=\n"
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		if r.URL.Path != "/log/checkpoint" {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"title":"Forbidden","status":403,"detail":"a treasurer token may not do this (needs auditor, admin)"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, checkpoint)
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL, "sc_secret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	n, err := c.Download(context.Background(), "/log/checkpoint", nil, &b)
+	if err != nil || b.String() != checkpoint || n != int64(len(checkpoint)) || got.Header.Get("Authorization") != "Bearer sc_secret" {
+		t.Errorf("Download = %d %q, %v", n, b.String(), err)
+	}
+	b.Reset()
+	_, err = c.Download(context.Background(), "/api/v1/audit/records", url.Values{"size": {"10"}}, &b)
+	if client.StatusOf(err) != 403 || !strings.Contains(err.Error(), "needs auditor, admin") || b.Len() != 0 || got.URL.RawQuery != "size=10" {
+		t.Errorf("Download of a refused route: %v, copied %q", err, b.String())
+	}
+}
