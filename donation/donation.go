@@ -193,6 +193,8 @@ type ConsentEvent struct {
 type EffectKind string
 
 const (
+	Keyword EffectKind = "keyword"  // a program keyword opened a request
+	OverCap EffectKind = "over_cap" // a cap refused an amount (Effect.Cap)
 	Reserve EffectKind = "reserve"
 	Release EffectKind = "release"
 	Certify EffectKind = "certify"
@@ -206,6 +208,7 @@ type Effect struct {
 	Kind       EffectKind
 	DonationID string
 	Amount     int64
+	Cap        compliance.Cap // the cap that refused Amount, for OverCap
 }
 
 // Result is everything one step changes; storage commits it in one

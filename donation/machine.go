@@ -148,6 +148,11 @@ func (s *step) effect(kind EffectKind, d *Donation) {
 	s.res.Effects = append(s.res.Effects, e)
 }
 
+// overCap records that cap c refused amount for d.
+func (s *step) overCap(d *Donation, amount int64, c compliance.Cap) {
+	s.res.Effects = append(s.res.Effects, Effect{Kind: OverCap, DonationID: d.ID, Amount: amount, Cap: c})
+}
+
 // program returns the program a reply speaks for: the open donation's,
 // else the subscriber's last, else the first on the short code.
 func (s *step) program() *compliance.Program {
@@ -457,6 +462,7 @@ func (s *step) keyword(p *compliance.Program, rest string) error {
 	s.open = d
 	s.sub.DonationID = d.ID
 	s.save(d)
+	s.effect(Keyword, d)
 	if err := s.fire(evKeyword); err != nil {
 		return err
 	}
@@ -522,6 +528,7 @@ func (s *step) choose(amount int64) error {
 	expires := now.Add(p.ConfirmExpiry)
 	var over *compliance.CapError
 	if err := p.Limits.Check(p.Committee, usage, now, expires, amount); errors.As(err, &over) {
+		s.overCap(d, amount, over.Cap)
 		if len(p.PricePoints) == 0 || over.Remaining < p.PricePoints[0] {
 			s.send(p, p.Templates.LimitReached, vars(p, d), d)
 			if err := s.fire(evCancel); err != nil {
@@ -641,6 +648,7 @@ func (s *step) fits(p *compliance.Program, d *Donation, received time.Time) (boo
 	}
 	var over *compliance.CapError
 	if err := p.Limits.Check(p.Committee, usage, received, time.Time{}, d.Amount); errors.As(err, &over) {
+		s.overCap(d, d.Amount, over.Cap)
 		s.send(p, p.Templates.LimitReached, vars(p, d), d)
 		if err := s.fire(evCancel); err != nil {
 			return false, err

@@ -108,8 +108,9 @@ func (s *Service) EnterPIN(ctx context.Context, token, pin string) (PINOutcome, 
 		return "", DonationPage{}, fmt.Errorf("programs on %s: %w", d.ShortCode, err)
 	}
 	var (
-		res Result
-		out PINOutcome
+		res  Result
+		out  PINOutcome
+		from State
 	)
 	err = s.Store.Update(ctx, d.Phone, func(tx Tx) error {
 		cur, err := tx.Donation(ctx, d.ID)
@@ -117,6 +118,7 @@ func (s *Service) EnterPIN(ctx context.Context, token, pin string) (PINOutcome, 
 			return err
 		}
 		sub, err := tx.Subscriber(ctx, cur.Phone, cur.ShortCode)
+		from = sub.State
 		if err != nil {
 			return err
 		}
@@ -138,7 +140,7 @@ func (s *Service) EnterPIN(ctx context.Context, token, pin string) (PINOutcome, 
 	if err != nil {
 		return "", DonationPage{}, fmt.Errorf("PIN on the page of donation %s from %s: %w", d.ID, compliance.MaskPhone(d.Phone), err)
 	}
-	s.after(res)
+	s.after(from, res)
 	if out == PINWrong || out == PINLocked {
 		s.log().Warn("wrong PIN on a donation page", "donation", d.ID, "phone", compliance.MaskPhone(d.Phone), "tries", d.PINTries)
 	}

@@ -75,6 +75,9 @@ type Service struct {
 	SendLease time.Duration
 	// SendTimeout bounds one gateway call; 10 seconds when zero.
 	SendTimeout time.Duration
+	// Observer is told what the service did, for metrics; nil observes
+	// nothing.
+	Observer Observer
 
 	inflight sync.Map // donation ids being charged by this process
 
@@ -87,6 +90,13 @@ func (s *Service) now() time.Time {
 		return time.Now().UTC()
 	}
 	return s.Clock.Now().UTC()
+}
+
+func (s *Service) observer() Observer {
+	if s.Observer == nil {
+		return nopObserver{}
+	}
+	return s.Observer
 }
 
 func (s *Service) log() *slog.Logger {
@@ -168,27 +178,52 @@ func (s *Service) input(ctx context.Context, tx Tx, programs []compliance.Progra
 // everything it caused are committed; ErrDuplicate when the gateway already
 // delivered it (nothing changes, nothing is sent twice).
 func (s *Service) HandleMO(ctx context.Context, mo MO) error {
+	began := time.Now()
+	program, limited, err := s.handleMO(ctx, mo)
+	outcome := MOApplied
+	var bad *InputError
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		outcome = MODuplicate
+	case errors.As(err, &bad):
+		outcome = MORejected
+	case err != nil:
+		outcome = MOFailed
+	case limited:
+		outcome = MORateLimited
+	}
+	s.observer().MOHandled(program, outcome, time.Since(began))
+	return err
+}
+
+// handleMO is HandleMO; it also returns the program of the conversation the
+// MO belongs to, and whether it was over the rate limit.
+func (s *Service) handleMO(ctx context.Context, mo MO) (program string, limited bool, err error) {
 	phone, err := compliance.ParsePhone(mo.From)
 	if err != nil {
-		return &InputError{fmt.Errorf("mo %s: %w", mo.MessageID, err)}
+		return "", false, &InputError{fmt.Errorf("mo %s: %w", mo.MessageID, err)}
 	}
 	mo.From = phone
 	if len(s.PINKey) < MinPINKey {
-		return fmt.Errorf("donation: the PIN key has %d bytes, want at least %d", len(s.PINKey), MinPINKey)
+		return "", false, fmt.Errorf("donation: the PIN key has %d bytes, want at least %d", len(s.PINKey), MinPINKey)
 	}
 	if mo.At.IsZero() {
 		mo.At = s.now()
 	}
 	programs, err := s.Store.Programs(ctx, mo.To)
 	if err != nil {
-		return fmt.Errorf("mo %s: programs on %s: %w", mo.MessageID, mo.To, err)
+		return "", false, fmt.Errorf("mo %s: programs on %s: %w", mo.MessageID, mo.To, err)
 	}
 	if len(programs) == 0 {
-		return &InputError{fmt.Errorf("mo %s to %q: %w", mo.MessageID, mo.To, ErrUnknownShortCode)}
+		return "", false, &InputError{fmt.Errorf("mo %s to %q: %w", mo.MessageID, mo.To, ErrUnknownShortCode)}
 	}
 	line, lookupErr := s.lookup(ctx, programs, phone, mo.Body)
-	var res Result
+	var (
+		res  Result
+		from State
+	)
 	err = s.Store.Update(ctx, phone, func(tx Tx) error {
+		res, limited = Result{}, false
 		fresh, err := tx.RecordMO(ctx, mo)
 		if err != nil {
 			return err
@@ -197,7 +232,7 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 			return ErrDuplicate
 		}
 		if over, err := s.overRate(ctx, tx, mo); over || err != nil {
-			if over {
+			if limited = over; over {
 				s.log().Warn("MO over the rate limit: recorded, not answered", "phone", compliance.MaskPhone(phone), "mo", mo.MessageID)
 			}
 			return err
@@ -206,6 +241,7 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 		if err != nil {
 			return err
 		}
+		from = sub.State
 		in, err := s.input(ctx, tx, programs, sub)
 		if err != nil {
 			return err
@@ -217,10 +253,13 @@ func (s *Service) HandleMO(ctx context.Context, mo MO) error {
 		return tx.Apply(ctx, res, in.Now, mo.MessageID)
 	})
 	if err != nil {
-		return fmt.Errorf("mo %s from %s: %w", mo.MessageID, compliance.MaskPhone(phone), err)
+		return "", false, fmt.Errorf("mo %s from %s: %w", mo.MessageID, compliance.MaskPhone(phone), err)
 	}
-	s.after(res)
-	return nil
+	if limited {
+		return "", true, nil
+	}
+	s.after(from, res)
+	return res.Subscriber.ProgramID, false, nil
 }
 
 // overRate tells whether mo is over the number's rate limit. A STOP is
@@ -281,9 +320,10 @@ var finished = map[Status]string{
 	Expired:   "donation expired",
 }
 
-// after logs the donations a committed result ended, and wakes the workers
-// it gave work to.
-func (s *Service) after(res Result) {
+// after logs the donations a committed result ended, tells the observer of
+// it, and wakes the workers it gave work to. from is the subscriber's state
+// before the step.
+func (s *Service) after(from State, res Result) {
 	for _, d := range res.Donations {
 		// A result only holds donations it changed, so a final status
 		// here was reached just now.
@@ -292,6 +332,10 @@ func (s *Service) after(res Result) {
 				"amount_cents", d.Amount, "program", d.ProgramID)
 		}
 	}
+	if from == "" {
+		from = Idle
+	}
+	s.observer().Stepped(from, res)
 	for _, e := range res.Effects {
 		if e.Kind == Charge {
 			wake(s.chargeWake)
@@ -318,8 +362,12 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, d := range due {
-		var res Result
+		var (
+			res  Result
+			from State
+		)
 		err := s.Store.Update(ctx, d.Phone, func(tx Tx) error {
+			res = Result{}
 			cur, err := tx.Donation(ctx, d.ID)
 			if err != nil {
 				return err
@@ -328,6 +376,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
+			from = sub.State
 			in, err := s.input(ctx, tx, nil, sub)
 			if err != nil {
 				return err
@@ -342,7 +391,7 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("expire %s: %w", d.ID, err)
 		}
 		if len(res.Donations) > 0 {
-			s.after(res)
+			s.after(from, res)
 			n++
 		}
 	}
@@ -415,6 +464,7 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 	}
 	var out ChargeResult
 	b, err := s.Carriers.Biller(d.Carrier)
+	began := time.Now()
 	if err == nil {
 		// The carrier calls end before the claim does, whatever the
 		// carrier client's own timeout, so that no other server makes an
@@ -432,7 +482,12 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 		}
 		cancel()
 	}
-	if err != nil || (out.Outcome != Charged && out.Outcome != ChargeDeclined) {
+	learned := out.Outcome
+	if err != nil || (learned != Charged && learned != ChargeDeclined) {
+		learned = Unknown
+	}
+	s.observer().ChargeCalled(d.Carrier, learned, time.Since(began))
+	if learned == Unknown {
 		s.log().Warn("charge outcome unknown; will ask again", "donation", d.ID, "attempt", d.ChargeAttempts+1, "outcome", out.Outcome, "err", err)
 		return false, s.retryCharge(ctx, d)
 	}
@@ -440,20 +495,24 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("charge %s: fees: %w", d.ID, err)
 	}
-	var res Result
+	var (
+		res  Result
+		from State
+	)
 	err = s.Store.Update(ctx, d.Phone, func(tx Tx) error {
+		res = Result{}
 		cur, err := tx.Donation(ctx, d.ID)
 		if err != nil {
 			return err
 		}
 		if cur.Status != Open || cur.ChargePostedAt.IsZero() {
-			res = Result{}
 			return nil // another worker recorded it first
 		}
 		sub, err := tx.Subscriber(ctx, cur.Phone, cur.ShortCode)
 		if err != nil {
 			return err
 		}
+		from = sub.State
 		in, err := s.input(ctx, tx, nil, sub)
 		if err != nil {
 			return err
@@ -466,8 +525,11 @@ func (s *Service) charge(ctx context.Context, d Donation) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("charge %s: record outcome: %w", d.ID, err)
 	}
-	s.after(res)
-	return len(res.Donations) > 0, nil
+	if len(res.Donations) == 0 {
+		return false, nil
+	}
+	s.after(from, res)
+	return true, nil
 }
 
 // claimCharge takes the next attempt at d's charge for this server, so that
@@ -600,13 +662,18 @@ func (s *Service) callContext(ctx context.Context, until time.Time) (context.Con
 
 // sendOne makes one attempt at a claimed MT and records its outcome.
 func (s *Service) sendOne(ctx context.Context, m OutboxMT) (bool, error) {
+	attempted := func(outcome MTOutcome) {
+		s.observer().MTAttempted(outcome, s.now().Sub(m.CreatedAt))
+	}
 	if m.Unknown {
 		sid, err := s.resolve(ctx, m)
 		switch {
 		case err != nil:
+			attempted(MTRetry)
 			s.log().Warn("mt outcome unknown and not found out; will ask again", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To), "err", err)
 			return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(backoff(m.Attempts)), true))
 		case sid != "":
+			attempted(MTSent)
 			return true, s.mark(ctx, m, "sent", s.Outbox.MarkSent(ctx, m.ID, sid, s.now()))
 		}
 	}
@@ -618,16 +685,20 @@ func (s *Service) sendOne(ctx context.Context, m OutboxMT) (bool, error) {
 	cancel()
 	switch {
 	case err == nil:
+		attempted(MTSent)
 		return true, s.mark(ctx, m, "sent", s.Outbox.MarkSent(ctx, m.ID, sid, s.now()))
 	case errors.Is(err, ErrUnsubscribed):
+		attempted(MTFailed)
 		if err := s.mark(ctx, m, "failed", s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now())); err != nil {
 			return false, err
 		}
 		return false, s.gatewayOptOut(ctx, m.MT)
 	case errors.Is(err, ErrRejected):
+		attempted(MTFailed)
 		s.log().Error("gateway rejected mt", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To), "err", err)
 		return false, s.mark(ctx, m, "failed", s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now()))
 	default:
+		attempted(MTRetry)
 		unknown := !errors.Is(err, ErrNotSent)
 		s.log().Warn("mt not accepted; will retry", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To),
 			"attempt", m.Attempts+1, "outcome_unknown", unknown, "err", err)
@@ -692,7 +763,12 @@ func jitter(d, limit time.Duration) time.Duration {
 // gatewayOptOut records an opt-out the gateway told us about (Twilio 21610):
 // the donor opted out there, so nothing more may be sent.
 func (s *Service) gatewayOptOut(ctx context.Context, mt MT) error {
-	return s.Store.Update(ctx, mt.To, func(tx Tx) error {
+	var (
+		res  Result
+		from State
+	)
+	err := s.Store.Update(ctx, mt.To, func(tx Tx) error {
+		res = Result{}
 		sub, err := tx.Subscriber(ctx, mt.To, mt.From)
 		if err != nil {
 			return err
@@ -700,6 +776,7 @@ func (s *Service) gatewayOptOut(ctx context.Context, mt MT) error {
 		if sub.OptedOut {
 			return nil
 		}
+		from = sub.State
 		in, err := s.input(ctx, tx, nil, sub)
 		if err != nil {
 			return err
@@ -708,8 +785,14 @@ func (s *Service) gatewayOptOut(ctx context.Context, mt MT) error {
 		if err := st.revoke(ConsentEvent{Text: "gateway: recipient unsubscribed"}); err != nil {
 			return err
 		}
-		return tx.Apply(ctx, st.result(), in.Now, "")
+		res = st.result()
+		return tx.Apply(ctx, res, in.Now, "")
 	})
+	if err != nil || res.Consent == nil {
+		return err
+	}
+	s.after(from, res)
+	return nil
 }
 
 // Run starts the charge, timer and outbox workers and blocks until ctx is

@@ -170,26 +170,52 @@ func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease ti
 	if err != nil {
 		return nil, fmt.Errorf("pending MTs: %w", err)
 	}
-	out := make([]donation.OutboxMT, 0, len(rows))
+	var cancel, claim []string
 	for _, r := range rows {
 		if r.OptedOut && r.Kind != string(donation.OptOutConfirmation) {
-			_, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET status = ?, cancelled_at = ?, `+redact+`
-				WHERE id = ? AND status = ? AND next_attempt_at <= ?`),
-				statusCancelled, stamp(now), r.ID, statusPending, stamp(now))
-			if err != nil {
-				return nil, fmt.Errorf("cancel MT %s to an opted-out number: %w", r.ID, err)
-			}
-			continue
+			cancel = append(cancel, r.ID)
+		} else {
+			claim = append(claim, r.ID)
 		}
-		until := now.Add(lease)
-		res, err := db.db.ExecContext(ctx, db.rebind(`UPDATE outbox SET next_attempt_at = ?, claimed_until = ?, in_flight = TRUE
-			WHERE id = ? AND status = ? AND next_attempt_at <= ?`),
-			stamp(until), stamp(until), r.ID, statusPending, stamp(now))
+	}
+	// One statement each for every cancellation and every claim, rather
+	// than one each per MT: a claim costs the sender a commit, not one per
+	// MT. Each row is still claimed only if it is still pending and due,
+	// so that two servers never claim one MT; RETURNING says which this
+	// one got.
+	if len(cancel) > 0 {
+		q, args, err := sqlx.In(`UPDATE outbox SET status = ?, cancelled_at = ?, `+redact+`
+			WHERE id IN (?) AND status = ? AND next_attempt_at <= ?`,
+			statusCancelled, stamp(now), cancel, statusPending, stamp(now))
+		if err == nil {
+			_, err = db.db.ExecContext(ctx, db.rebind(q), args...)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("claim MT %s: %w", r.ID, err)
+			return nil, fmt.Errorf("cancel MTs to opted-out numbers: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			continue // another server claimed it first
+	}
+	if len(claim) == 0 {
+		return nil, nil
+	}
+	until := now.Add(lease)
+	q, args, err := sqlx.In(`UPDATE outbox SET next_attempt_at = ?, claimed_until = ?, in_flight = TRUE
+		WHERE id IN (?) AND status = ? AND next_attempt_at <= ? RETURNING id`,
+		stamp(until), stamp(until), claim, statusPending, stamp(now))
+	var got []string
+	if err == nil {
+		err = db.db.SelectContext(ctx, &got, db.rebind(q), args...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim MTs: %w", err)
+	}
+	claimed := make(map[string]bool, len(got))
+	for _, id := range got {
+		claimed[id] = true
+	}
+	out := make([]donation.OutboxMT, 0, len(got))
+	for _, r := range rows {
+		if !claimed[r.ID] {
+			continue // cancelled, or another server claimed it first
 		}
 		m := r.mt()
 		m.Unknown, m.ClaimedUntil = r.InFlight, until

@@ -29,6 +29,7 @@ import (
 	"github.com/shortcode/shortcode/compliance/certlog"
 	"github.com/shortcode/shortcode/donation"
 	"github.com/shortcode/shortcode/donation/auditlog"
+	"github.com/shortcode/shortcode/donation/metrics"
 	"github.com/shortcode/shortcode/donation/program"
 	"github.com/shortcode/shortcode/donation/treasury"
 	"github.com/shortcode/shortcode/storage"
@@ -77,10 +78,11 @@ type Main struct {
 	Log    *slog.Logger
 
 	// Set once Start returns.
-	URL    string // where the service listens, e.g. http://127.0.0.1:8080
-	SimURL string // where the embedded simulator listens, if any
-	Sim    *sim.Sim
-	Store  *storage.DB
+	URL     string // where the service listens, e.g. http://127.0.0.1:8080
+	SimURL  string // where the embedded simulator listens, if any
+	Sim     *sim.Sim
+	Store   *storage.DB
+	Metrics *metrics.Metrics // served at GET /metrics
 
 	srv, simSrv *http.Server
 	cancel      context.CancelFunc
@@ -261,10 +263,14 @@ func (m *Main) Start(ctx context.Context) error {
 		},
 		Poll: cmp.Or(m.Poll, 500*time.Millisecond),
 	}
+	m.Metrics = metrics.New(db, donation.SystemClock{}, m.Log)
+	svc.Observer = m.Metrics
 	svc.Start()
 	hs := httpserver.New(m.Log, db, db.Ready, version())
+	hs.Requests = m.Metrics
+	hs.Mount(m.Metrics)
 	hs.Mount(&twilio.Webhook{AuthToken: m.TwilioAuthToken, AccountSID: m.TwilioAccountSID, PublicURL: m.PublicURL,
-		MOs: svc, Statuses: db, Log: m.Log})
+		MOs: svc, Statuses: m.Metrics.Deliveries(db), Log: m.Log})
 	hs.TokenRoutes(db, func() time.Time { return time.Now().UTC() }, nil)
 	hs.ProgramRoutes(&program.Service{Store: db, Clock: donation.SystemClock{}})
 	refunds := &treasury.Service{Store: db.Treasury(), Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
@@ -277,6 +283,7 @@ func (m *Main) Start(ctx context.Context) error {
 		m.closeAll(ln)
 		return err
 	}
+	certs.Observer = m.Metrics
 	hs.LogRoutes(db, verifier)
 	r := hs.Handler()
 	m.srv, ln = httpserver.NewHTTPServer(r, ln, m.Limits)

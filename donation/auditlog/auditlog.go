@@ -96,6 +96,19 @@ type Log struct {
 	Rand io.Reader
 	// Batch is the most records one checkpoint adds; 1000 when zero.
 	Batch int
+	// Observer is told of each Integrate that committed, for metrics; nil
+	// observes nothing.
+	Observer Observer
+}
+
+// Observer is told what the sequencer did, for metrics. It must return
+// quickly.
+type Observer interface {
+	// Integrated is told of each Integrate that committed: the log's size
+	// after it, and for each record it appended how long that record
+	// waited from being queued (its certification's time) until then;
+	// records that have no time (some from before the queue) are left out.
+	Integrated(size int64, waited []time.Duration)
 }
 
 // Integrate appends what is queued, up to Batch records, and signs a
@@ -104,14 +117,18 @@ type Log struct {
 // appended.
 func (l *Log) Integrate(ctx context.Context) (int, error) {
 	batch := l.batch()
-	n := 0
+	var (
+		n      int
+		size   int64
+		queued []Queued
+	)
 	err := l.Store.Sequence(ctx, func(tx Tx) error {
-		size, err := tx.Size(ctx)
-		if err != nil {
+		n, queued = 0, nil
+		var err error
+		if size, err = tx.Size(ctx); err != nil {
 			return err
 		}
-		queued, err := tx.Queued(ctx, batch)
-		if err != nil {
+		if queued, err = tx.Queued(ctx, batch); err != nil {
 			return err
 		}
 		if len(queued) == 0 {
@@ -163,6 +180,16 @@ func (l *Log) Integrate(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("certification log: %w", err)
+	}
+	if l.Observer != nil {
+		now := l.now()
+		waited := make([]time.Duration, 0, n)
+		for _, q := range queued[:n] {
+			if !q.At.IsZero() {
+				waited = append(waited, now.Sub(q.At))
+			}
+		}
+		l.Observer.Integrated(size+int64(n), waited)
 	}
 	return n, nil
 }

@@ -1,8 +1,9 @@
 // Package httpserver is shortcode's one HTTP server: every route group
 // (the gateway's webhooks, the operator API, health checks, later the donor
 // pages and the auditor log) on one gorilla/mux router, behind the same
-// middleware: a request id, panic recovery, a body size limit, and token
-// authentication with a role declared by every route.
+// middleware: a request id, panic recovery, a body size limit, token
+// authentication with a role declared by every route, and an observer told
+// of every request by its route's template, for metrics.
 //
 // Handlers return errors; the kind of a domain error (donation.KindOf)
 // picks its status from one table (statusOf) and the answer is an RFC 9457
@@ -51,6 +52,9 @@ type Server struct {
 	Ready func(context.Context) error
 	// Version is reported by GET /version.
 	Version string
+	// Requests is told of every request answered, for metrics; nil
+	// observes nothing.
+	Requests RequestObserver
 
 	router *mux.Router
 }
@@ -63,7 +67,7 @@ func New(log *slog.Logger, tokens Tokens, ready func(context.Context) error, ver
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("no route %s: %w", maskedPath(r), donation.ErrNotFound))
 	})
-	s.router.Use(s.withRequestID, s.recoverPanics)
+	s.router.Use(nameRoute, s.withRequestID, s.recoverPanics)
 	s.Route(http.MethodGet, "/healthz", nil, s.healthz)
 	s.Route(http.MethodGet, "/readyz", nil, s.readyz)
 	s.Route(http.MethodGet, "/version", nil, s.version)
@@ -71,7 +75,7 @@ func New(log *slog.Logger, tokens Tokens, ready func(context.Context) error, ver
 }
 
 // Handler returns the server's handler.
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler { return s.observe(s.router) }
 
 // Group is a set of routes that registers itself with Route, such as the
 // gateway's webhooks.
