@@ -76,6 +76,8 @@ type books struct {
 	failures map[string]int
 	// declines holds the codes forced on numbers by Decline.
 	declines map[string]string
+	// writtenOff holds the ServerRefs of the charges WriteOff wrote off.
+	writtenOff map[string]bool
 }
 
 func newBooks() books {
@@ -86,6 +88,7 @@ func newBooks() books {
 		byReference:  make(map[string]string),
 		failures:     make(map[string]int),
 		declines:     make(map[string]string),
+		writtenOff:   make(map[string]bool),
 	}
 }
 
@@ -114,6 +117,29 @@ func (s *Sim) Decline(phone, code string) {
 		return
 	}
 	s.books.declines[phone] = code
+}
+
+// WriteOff marks the applied charge serverRef as written off: the carrier
+// could not collect it from the subscriber, so its settlement line says
+// "written_off" instead of "paid" (its gross, fee and net unchanged). It
+// reports whether serverRef names an applied charge; a refund cannot be
+// written off.
+func (s *Sim) WriteOff(serverRef string) bool {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	t, ok := s.books.txns[serverRef]
+	if !ok || t.Kind != KindCharge {
+		return false
+	}
+	s.books.writtenOff[serverRef] = true
+	return true
+}
+
+// writtenOff tells whether WriteOff wrote the charge serverRef off.
+func (s *Sim) writtenOff(serverRef string) bool {
+	s.bmu.Lock()
+	defer s.bmu.Unlock()
+	return s.books.writtenOff[serverRef]
 }
 
 // posting is a valid charge or refund request.

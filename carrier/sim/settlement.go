@@ -24,9 +24,10 @@ const dateLayout = "2006-01-02"
 //
 // Each charge is a line with its gross, the carrier's fee (its share of
 // Config.CarrierFees, in basis points, rounded half up to the cent) and the
-// net, status "paid"; a refunded charge keeps its line, and each refund is
-// a line of its own with the negated gross, fee and net. A carrier that is
-// not simulated gets the header line only.
+// net, status "paid", or "written_off" once Sim.WriteOff wrote it off; a
+// refunded charge keeps its line, and each refund is a line of its own
+// with the negated gross, fee and net. A carrier that is not simulated gets
+// the header line only.
 func (s *Sim) Settlement(carrier string, from, to time.Time) []byte {
 	lo, hi := day(from), day(to)
 	bps := s.cfg.CarrierFees[carrier]
@@ -41,12 +42,15 @@ func (s *Sim) Settlement(carrier string, from, to time.Time) []byte {
 		}
 		gross := c.Amount
 		fee := carrierFee(gross, bps)
+		status := "paid"
 		if c.Kind == KindRefund {
 			gross, fee = -gross, -fee
+		} else if s.writtenOff(c.ServerRef) {
+			status = "written_off"
 		}
 		w.Write([]string{
 			c.ServerRef, c.Reference, c.At.UTC().Format(time.RFC3339),
-			formatCents(gross), formatCents(fee), formatCents(gross - fee), "paid",
+			formatCents(gross), formatCents(fee), formatCents(gross - fee), status,
 		})
 	}
 	w.Flush() // writes to a bytes.Buffer: cannot fail

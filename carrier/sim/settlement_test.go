@@ -108,3 +108,27 @@ func TestSettlementFees(t *testing.T) {
 		t.Errorf("SimWireless =\n%q\nwant\n%q", got, want)
 	}
 }
+
+// TestSettlementWriteOff: a charge written off keeps its gross, fee and net
+// and says "written_off"; its refund, an unknown reference and a refund's
+// own reference cannot be written off.
+func TestSettlementWriteOff(t *testing.T) {
+	clk := donationtest.NewClock(time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC))
+	s, c := startCarrier(t, sim.Config{Now: clk.Now})
+	a := transaction(t, c.charge("+12125550100", "A", "A-1", "10.00"))
+	b := transaction(t, c.charge("+12125550102", "B", "B-1", "5.00"))
+	r := transaction(t, c.refund("+12125550102", "R", "R-1", "5.00", b.ServerReferenceCode))
+	if !s.WriteOff(a.ServerReferenceCode) {
+		t.Error("WriteOff of a charge: false")
+	}
+	if s.WriteOff(r.ServerReferenceCode) || s.WriteOff("nosuchref") {
+		t.Error("WriteOff of a refund or an unknown reference: true")
+	}
+	want := "server_reference_code,reference_code,charged_at,gross,carrier_fee,net,status\r\n" +
+		a.ServerReferenceCode + ",A,2026-03-14T10:00:00Z,10.00,3.00,7.00,written_off\r\n" +
+		b.ServerReferenceCode + ",B,2026-03-14T10:00:00Z,5.00,1.50,3.50,paid\r\n" +
+		r.ServerReferenceCode + ",R,2026-03-14T10:00:00Z,-5.00,-1.50,-3.50,paid\r\n"
+	if got := string(s.Settlement("SimMobile", time.Time{}, time.Time{})); got != want {
+		t.Errorf("SimMobile =\n%q\nwant\n%q", got, want)
+	}
+}

@@ -8,7 +8,8 @@
 //
 // As a carrier it speaks GSMA OneAPI Payment (SPEC §12.2): it answers
 // number lookups, charges, refunds and status queries, keeps a ledger of
-// what it applied (Sim.Ledger), writes settlement files (Sim.Settlement),
+// what it applied (Sim.Ledger), writes settlement files (Sim.Settlement,
+// with the charges Sim.WriteOff wrote off),
 // and misbehaves on demand (Faults, Sim.Decline). A correlator used again
 // gets its first answer again and is never charged twice; a referenceCode
 // applied under another correlator is refused (SVC0002). Its number plan

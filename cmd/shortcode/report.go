@@ -165,9 +165,10 @@ type summaryAnswer struct {
 	Count                     int
 	Total                     string
 	Lines                     []struct {
-		Line, Period, ToDate string
-		PeriodColumn         int `json:"period_column"`
-		ToDateColumn         int `json:"to_date_column"`
+		Line, Period string
+		ToDate       string `json:"to_date"`
+		PeriodColumn int    `json:"period_column"`
+		ToDateColumn int    `json:"to_date_column"`
 	}
 	CarrierFees    string      `json:"carrier_fees"`
 	AggregatorFees string      `json:"aggregator_fees"`

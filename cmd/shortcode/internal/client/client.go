@@ -162,7 +162,6 @@ func (c *Client) request(ctx context.Context, method, path string, query url.Val
 	return resp, nil
 }
 
-
 // Problem is an error answer of the API (RFC 9457, docs/operators.md).
 type Problem struct {
 	Type      string `json:"type"`
