@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -89,20 +88,6 @@ func (v *cosignatureVerifier) Verify(msg, sig []byte) bool {
 	signed := fmt.Appendf(nil, "cosignature/v1\ntime %d\n", t)
 	signed = append(signed, msg...)
 	return ed25519.Verify(v.key, signed, sig[8:])
-}
-
-// CosignatureTime returns when a witness made an Ed25519 cosignature: the
-// time it signed with it.
-func CosignatureTime(sig note.Signature) (time.Time, error) {
-	b, err := base64.StdEncoding.DecodeString(sig.Base64)
-	if err != nil || len(b) != 4+8+ed25519.SignatureSize {
-		return time.Time{}, errors.New("certlog: not an Ed25519 cosignature")
-	}
-	t := binary.BigEndian.Uint64(b[4:])
-	if t > math.MaxInt64 {
-		return time.Time{}, errors.New("certlog: cosignature time out of range")
-	}
-	return time.Unix(int64(t), 0).UTC(), nil
 }
 
 // AppendSignatures returns msg, a signed note, with sigs as further
