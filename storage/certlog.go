@@ -192,16 +192,6 @@ func (db *DB) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, err
 	return readHashes(ctx, db.db, indexes)
 }
 
-// Checkpoint returns the latest signed checkpoint.
-func (db *DB) Checkpoint(ctx context.Context) ([]byte, error) {
-	var s string
-	err := db.db.GetContext(ctx, &s, `SELECT signed FROM cert_checkpoints ORDER BY size DESC LIMIT 1`)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", notFound(err))
-	}
-	return []byte(s), nil
-}
-
 type logRow struct {
 	Idx        int64  `db:"idx"`
 	QueueID    string `db:"queue_id"`

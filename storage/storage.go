@@ -156,7 +156,7 @@ func (db *DB) migrations() (*goose.Provider, error) {
 		return nil, err
 	}
 	dialect := goose.DialectSQLite3
-	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyMigration(db.driver))}
+	opts := []goose.ProviderOption{goose.WithGoMigrations(appendOnlyMigration(db.driver), cosignaturesMigration(db.driver))}
 	if db.driver == Postgres {
 		dialect = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))

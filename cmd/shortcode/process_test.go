@@ -66,6 +66,9 @@ func TestMain(m *testing.M) {
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
+	if litewitnessDir != "" {
+		os.RemoveAll(litewitnessDir)
+	}
 	os.Exit(code)
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/compliance/certlog"
+	"github.com/shortcode/shortcode/compliance/certlog/witness"
 	"github.com/shortcode/shortcode/donation"
 	"github.com/shortcode/shortcode/donation/auditlog"
 	"github.com/shortcode/shortcode/donation/metrics"
@@ -72,6 +73,13 @@ type Main struct {
 	// waits to be in a signed checkpoint.
 	LogKey     string
 	MergeDelay time.Duration
+	// Witnesses are the submission URLs of the witnesses each new
+	// checkpoint is sent to (c2sp.org/tlog-witness); WitnessKeys their
+	// cosigner keys, without which what they return is dropped.
+	// WitnessTimeout bounds one witness's answer (default 5 s).
+	Witnesses      []string
+	WitnessKeys    []string
+	WitnessTimeout time.Duration
 	// Limits bound the HTTP clients of the service and of the embedded
 	// simulator; zero fields mean the defaults.
 	Limits httpserver.Limits
@@ -111,6 +119,9 @@ type serveCommand struct {
 	PINKey           string        `name:"pin-key" placeholder:"HEX" help:"PIN hashing key, at least 32 hex digits, the same on every server (default: one kept in the database)."`
 	LogKey           string        `name:"log-key" placeholder:"KEY" help:"The certification log's signer key, from shortcode keys generate (PRIVATE+KEY+...), the same on every server; required on PostgreSQL. On SQLite without it, one is made and kept in DB.logkey beside the database."`
 	MergeDelay       time.Duration `name:"merge-delay" default:"1s" help:"Longest wait before a certification is in a signed checkpoint of the log."`
+	Witness          []string      `placeholder:"URL" help:"A witness to send each new checkpoint of the log to (c2sp.org/tlog-witness), by its submission URL; repeat the flag, or separate with commas, for several. Needs --witness-key."`
+	WitnessKey       []string      `name:"witness-key" placeholder:"VKEY" help:"A witness's cosigner key (c2sp.org/tlog-cosignature, NAME+HASH+KEY as litewitness prints it); cosignatures by other keys are dropped. Repeat, or separate with commas, for several."`
+	WitnessTimeout   time.Duration `name:"witness-timeout" default:"5s" help:"Longest wait for one witness's answer; a witness that fails is asked again with the next checkpoint."`
 	RateLimit        int           `default:"20" help:"MOs a phone number may send in a minute; more are recorded, not answered (STOP always works)."`
 	ChargeBackoff    time.Duration `default:"1s" help:"First wait before asking again about a charge whose outcome is unknown."`
 	ChargeLease      time.Duration `default:"30s" help:"How long a charge attempt is left to the server making it before another server (or a restart) may retry it."`
@@ -138,8 +149,11 @@ func (c *serveCommand) Validate() error {
 		return fmt.Errorf("--merge-delay %v: want at least 10ms", c.MergeDelay)
 	case c.SendTimeout <= 0:
 		return fmt.Errorf("--send-timeout %v: want a positive duration", c.SendTimeout)
+	case c.WitnessTimeout <= 0:
+		return fmt.Errorf("--witness-timeout %v: want a positive duration", c.WitnessTimeout)
 	}
-	return nil
+	_, _, err := witnesses(c.Witness, c.WitnessKey, c.WitnessTimeout)
+	return err
 }
 
 // main returns the Main the flags describe, logging to w.
@@ -149,6 +163,7 @@ func (c *serveCommand) main(w io.Writer) *Main {
 		DB: c.DB, Addr: c.Addr, PublicURL: c.PublicURL, SimAddr: c.SimAddr,
 		TwilioAuthToken: c.TwilioAuthToken, TwilioAccountSID: c.TwilioAccountSID, TwilioAPIURL: c.TwilioAPIURL,
 		Carriers: c.Carriers, PINKey: c.PINKey, LogKey: c.LogKey, MergeDelay: c.MergeDelay, RateLimit: c.RateLimit,
+		Witnesses: c.Witness, WitnessKeys: c.WitnessKey, WitnessTimeout: c.WitnessTimeout,
 		ChargeBackoff: c.ChargeBackoff, ChargeLease: c.ChargeLease, SendLease: c.SendLease, SendTimeout: c.SendTimeout,
 		Limits: limits,
 		Log:    c.logger(w),
@@ -284,6 +299,11 @@ func (m *Main) Start(ctx context.Context) error {
 		return err
 	}
 	certs.Observer = m.Metrics
+	cosigner, err := m.cosigner(db, verifier)
+	if err != nil {
+		m.closeAll(ln)
+		return err
+	}
 	hs.LogRoutes(db, verifier)
 	r := hs.Handler()
 	m.srv, ln = httpserver.NewHTTPServer(r, ln, m.Limits)
@@ -300,6 +320,13 @@ func (m *Main) Start(ctx context.Context) error {
 		defer m.wg.Done()
 		certs.Run(wctx, m.MergeDelay, nil)
 	}()
+	if cosigner != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			cosigner.Run(wctx, cmp.Or(m.MergeDelay, time.Second)/2)
+		}()
+	}
 	go func() {
 		defer m.wg.Done()
 		every(wctx, 5*time.Second, func() {
@@ -341,6 +368,50 @@ func (m *Main) certLog(db *storage.DB) (*auditlog.Log, note.Verifier, error) {
 	}
 	m.Log.Info("certification log", "origin", signer.Name(), "verifier_key", vkey, "merge_delay", m.MergeDelay)
 	return &auditlog.Log{Store: db, Signer: signer, Clock: donation.SystemClock{}, Log: m.Log}, verifier, nil
+}
+
+// cosigner returns what sends the log's checkpoints to the configured
+// witnesses, or nil when there are none.
+func (m *Main) cosigner(db *storage.DB, verifier note.Verifier) (*auditlog.Cosigner, error) {
+	ws, keys, err := witnesses(m.Witnesses, m.WitnessKeys, m.WitnessTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	m.Log.Info("certification log witnesses", "witnesses", m.Witnesses, "keys", m.WitnessKeys)
+	return &auditlog.Cosigner{Store: db, Verifier: verifier, Witnesses: ws, Keys: note.VerifierList(keys...),
+		Clock: donation.SystemClock{}, Log: m.Log, Timeout: m.WitnessTimeout}, nil
+}
+
+// witnesses returns the clients of the witnesses at urls and the verifiers
+// of their keys, each request bounded by timeout (5 s when zero).
+func witnesses(urls, vkeys []string, timeout time.Duration) ([]auditlog.Witness, []note.Verifier, error) {
+	switch {
+	case len(urls) > 0 && len(vkeys) == 0:
+		return nil, nil, errors.New("--witness needs the witnesses' keys, --witness-key: cosignatures by unknown keys are dropped")
+	case len(urls) == 0 && len(vkeys) > 0:
+		return nil, nil, errors.New("--witness-key without --witness")
+	}
+	hc := &http.Client{Timeout: cmp.Or(timeout, 5*time.Second)}
+	var ws []auditlog.Witness
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, nil, fmt.Errorf("--witness %q: want an http:// or https:// URL, the witness's submission prefix", raw)
+		}
+		ws = append(ws, &witness.Client{URL: raw, HTTP: hc})
+	}
+	var keys []note.Verifier
+	for _, k := range vkeys {
+		v, err := certlog.NewCosignatureVerifier(k)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--witness-key %q: %w", k, err)
+		}
+		keys = append(keys, v)
+	}
+	return ws, keys, nil
 }
 
 // demoLogKey reads the signer key kept in file, making it first if there
