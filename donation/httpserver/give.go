@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,14 +113,13 @@ func clientOf(r *http.Request) donation.Client {
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	return donation.Client{IP: ip, UserAgent: truncate(r.UserAgent(), 256)}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
 	}
-	return s[:n]
+	// Stored as text: valid UTF-8 without NUL, as PostgreSQL requires.
+	ua = strings.ReplaceAll(strings.ToValidUTF8(ua, "\uFFFD"), "\x00", "")
+	return donation.Client{IP: ip, UserAgent: ua}
 }
 
 // tooMany is the answer to a form over its rate.
