@@ -68,6 +68,7 @@ func newDonorEnv(t *testing.T, db *storage.DB, rates ...httpserver.PageRates) *d
 		r = rates[0]
 	}
 	hs.DonorRoutes(e.svc, r)
+	hs.LogRoutes(db, storagetest.LogVerifier())
 	e.srv = httptest.NewServer(hs.Handler())
 	t.Cleanup(e.srv.Close)
 	return e

@@ -3,7 +3,9 @@ package httpserver_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 	"github.com/shortcode/shortcode/compliance"
 	"github.com/shortcode/shortcode/compliance/certlog"
 	"github.com/shortcode/shortcode/donation"
+	"github.com/shortcode/shortcode/donation/auth"
 	"github.com/shortcode/shortcode/donation/donationtest"
 	"github.com/shortcode/shortcode/donation/httpserver"
 	"github.com/shortcode/shortcode/storage"
@@ -44,6 +47,33 @@ func postAs(t *testing.T, c *http.Client, u string, form url.Values) (page, stri
 	}
 	path := resp.Request.URL.Path
 	return read(t, resp), path
+}
+
+// audit GETs an auditor's route and returns its body.
+func (e *donorEnv) audit(t *testing.T, path string) string {
+	t.Helper()
+	tok, secret, hash, err := auth.New(nil, "auditor", auth.Auditor, time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.CreateToken(e.ctx, tok, hash, "test"); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s %v", path, resp.StatusCode, b, err)
+	}
+	return string(b)
 }
 
 func gift(phone, amount, csrf string, certify bool) url.Values {
@@ -193,10 +223,18 @@ func TestGive(t *testing.T) {
 		if _, sum := compliance.Version(donation.WebCertification(prog)); hex.EncodeToString(r.TextSHA256[:]) != sum {
 			t.Errorf("record's text hash is not that of the certification shown")
 		}
-		// The PIN's evidence.
+		// The PIN's evidence, as stored and as the auditor gets it.
 		v, err := db.Verification(e.ctx, ds[0].ID)
 		if err != nil || v.Channel != "web" || v.IP != "127.0.0.1" || v.UserAgent != testUA || v.At.IsZero() {
 			t.Errorf("PIN verification %+v, %v", v, err)
+		}
+		var ev httpserver.EvidenceOfDonation
+		if err := json.Unmarshal([]byte(e.audit(t, "/api/v1/audit/donations/"+ds[0].ID)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.PIN == nil || ev.PIN.Channel != "web" || ev.PIN.IP != "127.0.0.1" || ev.PIN.UserAgent != testUA ||
+			ev.Opening.UserAgent != testUA || ev.Opening.Check(r) != nil {
+			t.Errorf("evidence: PIN %+v, opening %+v", ev.PIN, ev.Opening)
 		}
 	})
 }
