@@ -18,12 +18,21 @@ func (c Certification) Record(i int64, salt certlog.Salt) (certlog.Record, error
 	if err != nil {
 		return certlog.Record{}, fmt.Errorf("terms hash: %w", err)
 	}
-	return certlog.Record{
+	r := certlog.Record{
 		Index: i, Time: c.At, Program: c.ProgramID, Committee: c.CommitteeID, Donation: c.DonationID,
 		Channel: c.Channel, MessageID: c.MessageID,
 		TextVersion: c.TextVersion, TextSHA256: text, TermsVersion: c.TermsVersion, TermsSHA256: terms,
 		Amount: c.Amount, PhoneCommitment: certlog.Commit(salt, c.Phone),
-	}, nil
+	}
+	if c.Channel == certlog.Web {
+		r.ClientDigest = certlog.ClientDigest(salt, c.IP, c.UserAgent)
+	}
+	return r, nil
+}
+
+// Opening returns what opens the record of c made with salt.
+func (c Certification) Opening(salt certlog.Salt) certlog.Opening {
+	return certlog.Opening{Salt: salt, Phone: c.Phone, IP: c.IP, UserAgent: c.UserAgent}
 }
 
 // Validate reports whether the certification can be published in the log.

@@ -156,24 +156,38 @@ const (
 
 // Certification is one record of the certification log (SPEC §8).
 type Certification struct {
-	At           time.Time
-	ProgramID    string
-	CommitteeID  string
-	Phone        string
-	DonationID   string
-	Channel      string // "sms" or "web"
-	MessageID    string // the MO that carried the YES
-	TextVersion  string
-	TextSHA256   string // hex SHA-256 of the exact text the donor accepted
-	TermsVersion string
-	TermsSHA256  string
-	Amount       int64
+	At          time.Time
+	ProgramID   string
+	CommitteeID string
+	Phone       string
+	DonationID  string
+	Channel     string // "sms" or "web"
+	MessageID   string // the MO that carried the YES (sms)
+	// IP and UserAgent are the request's that certified on the web; the
+	// log publishes only their digest under the record's salt.
+	IP, UserAgent string
+	TextVersion   string
+	TextSHA256    string // hex SHA-256 of the exact text the donor accepted
+	TermsVersion  string
+	TermsSHA256   string
+	Amount        int64
 	// Text and Terms are the exact texts whose hashes are recorded, kept
 	// once each so that an auditor can read what a donor accepted.
 	Text, Terms string
 	// Salt is the random salt of the record's commitment to the phone
 	// number: the public log holds the commitment, not the number.
 	Salt [16]byte
+}
+
+// PINVerification is the evidence of a correct PIN (SPEC §8): when it came,
+// on which channel, and from where.
+type PINVerification struct {
+	DonationID string
+	At         time.Time
+	Channel    string // "sms" or "web"
+	MessageID  string // sms: the MO that carried the PIN
+	// IP and UserAgent are the page's request (web).
+	IP, UserAgent string
 }
 
 // ConsentEvent records an opt-out or re-opt-in, kept for review.
@@ -218,8 +232,10 @@ type Result struct {
 	Donations     []Donation // created or changed, in order
 	MTs           []MT
 	Certification *Certification
-	Consent       *ConsentEvent
-	Effects       []Effect
+	// Verification is the evidence of a correct PIN.
+	Verification *PINVerification
+	Consent      *ConsentEvent
+	Effects      []Effect
 	// DropQueued cancels the subscriber's MTs still waiting in the outbox
 	// (STOP): after an opt-out only its confirmation may go out.
 	DropQueued bool

@@ -30,6 +30,7 @@ const (
 	evCancel   = "cancel"   // NO, STOP, too many wrong PINs or re-prompts
 	evExpire   = "expire"   // the request's timer ran out
 	evStop     = "stop"     // STOP while a charge runs: the charge runs to its end
+	evWeb      = "web"      // the /give form: screened, reserved and certified at once
 )
 
 var (
@@ -47,6 +48,7 @@ var (
 		{Name: evCancel, Src: openStates, Dst: string(Idle)},
 		{Name: evExpire, Src: openStates, Dst: string(Idle)},
 		{Name: evStop, Src: []string{string(Charging)}, Dst: string(Idle)},
+		{Name: evWeb, Src: append([]string{string(Idle)}, openStates...), Dst: string(VerifyingPIN)},
 	}
 )
 
@@ -93,6 +95,8 @@ type step struct {
 	res Result
 	// open is the donation being worked on; changes are copied into res.
 	open *Donation
+	// via says where a PIN came from, for the evidence of a correct one.
+	via PINVerification
 }
 
 func newStep(in Input) *step {
@@ -310,6 +314,7 @@ func (s *step) handle(mo MO) error {
 			return s.cancel()
 		}
 		if isDigits(norm) {
+			s.via = PINVerification{Channel: "sms", MessageID: mo.MessageID}
 			return s.pin(norm)
 		}
 	case Charging:
@@ -665,6 +670,9 @@ func (s *step) fits(p *compliance.Program, d *Donation, received time.Time) (boo
 func (s *step) pin(got string) error {
 	p, d := s.program(), s.open
 	if CheckPIN(s.in.PINKey, d, got) {
+		v := s.via
+		v.DonationID, v.At = d.ID, s.in.Now
+		s.res.Verification = &v
 		d.ChargePostedAt = s.in.Now
 		d.Correlator = d.ID + "-1"
 		s.save(d)
@@ -698,12 +706,13 @@ const (
 	PINClosed   PINOutcome = "closed"   // the request ended otherwise (NO, STOP, replaced, declined)
 )
 
-// EnterPIN applies a PIN entered on donation d's web page (SPEC §4.5): the
-// same step as a PIN by SMS, so a correct one posts the charge and a wrong
-// one counts toward the same limit. A donation no longer waiting for its
-// PIN changes nothing, whatever the PIN.
-func EnterPIN(in Input, d Donation, pin string) (Result, PINOutcome, error) {
+// EnterPIN applies a PIN entered on donation d's web page (SPEC §4.5) by
+// client c: the same step as a PIN by SMS, so a correct one posts the
+// charge and a wrong one counts toward the same limit. A donation no
+// longer waiting for its PIN changes nothing, whatever the PIN.
+func EnterPIN(in Input, d Donation, pin string, c Client) (Result, PINOutcome, error) {
 	s := newStep(in)
+	s.via = PINVerification{Channel: "web", IP: c.IP, UserAgent: c.UserAgent}
 	if s.open == nil || s.open.ID != d.ID {
 		// The subscriber moved on, or the donation ended.
 		return Result{}, closedOutcome(d, in.Now), nil

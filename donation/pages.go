@@ -91,11 +91,11 @@ func (s *Service) page(ctx context.Context, d Donation) (DonationPage, error) {
 	return page, nil
 }
 
-// EnterPIN applies a PIN entered on the page of the donation whose token
-// is token, in one transaction under the donor's lock, through the same
-// step as a PIN by SMS (EnterPIN); it returns the outcome and the page as
-// it is after it.
-func (s *Service) EnterPIN(ctx context.Context, token, pin string) (PINOutcome, DonationPage, error) {
+// EnterPIN applies a PIN entered by client c on the page of the donation
+// whose token is token, in one transaction under the donor's lock,
+// through the same step as a PIN by SMS (EnterPIN); it returns the outcome
+// and the page as it is after it.
+func (s *Service) EnterPIN(ctx context.Context, token, pin string, c Client) (PINOutcome, DonationPage, error) {
 	if len(s.PINKey) < MinPINKey {
 		return "", DonationPage{}, fmt.Errorf("donation: the PIN key has %d bytes, want at least %d", len(s.PINKey), MinPINKey)
 	}
@@ -126,7 +126,7 @@ func (s *Service) EnterPIN(ctx context.Context, token, pin string) (PINOutcome, 
 		if err != nil {
 			return err
 		}
-		if res, out, err = EnterPIN(in, cur, pin); err != nil {
+		if res, out, err = EnterPIN(in, cur, pin, c); err != nil {
 			return err
 		}
 		d = cur

@@ -293,6 +293,11 @@ func (s *Service) lookup(ctx context.Context, programs []compliance.Program, pho
 	if !keyword {
 		return nil, nil
 	}
+	return s.lookupLine(ctx, phone)
+}
+
+// lookupLine looks a number up for screening, as for a keyword.
+func (s *Service) lookupLine(ctx context.Context, phone string) (*Line, error) {
 	if s.Looker == nil {
 		return nil, errors.New("lookup: no lookup service configured")
 	}

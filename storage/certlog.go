@@ -63,18 +63,20 @@ type queueRow struct {
 	TermsSHA256  string         `db:"terms_sha256"`
 	Amount       int64          `db:"amount"`
 	Salt         sql.NullString `db:"salt"`
+	IP           string         `db:"ip"`
+	UserAgent    string         `db:"user_agent"`
 	Index        sql.NullInt64  `db:"idx"`
 }
 
 const queueColumns = `q.id, q.at, q.program_id, q.committee_id, q.phone, q.donation_id, q.channel, q.message_id,
-	q.text_version, q.text_sha256, q.terms_version, q.terms_sha256, q.amount, q.salt`
+	q.text_version, q.text_sha256, q.terms_version, q.terms_sha256, q.amount, q.salt, q.ip, q.user_agent`
 
 func (r queueRow) queued() (auditlog.Queued, error) {
 	q := auditlog.Queued{QueueID: r.ID, Certification: donation.Certification{
 		At: time.Time(r.At), ProgramID: r.ProgramID, CommitteeID: r.CommitteeID, Phone: r.Phone,
 		DonationID: r.DonationID, Channel: r.Channel, MessageID: r.MessageID,
 		TextVersion: r.TextVersion, TextSHA256: r.TextSHA256, TermsVersion: r.TermsVersion, TermsSHA256: r.TermsSHA256,
-		Amount: r.Amount,
+		Amount: r.Amount, IP: r.IP, UserAgent: r.UserAgent,
 	}}
 	if r.Salt.Valid {
 		b, err := hex.DecodeString(r.Salt.String)
@@ -117,10 +119,10 @@ func (t *seqTx) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, e
 // from ever changing.
 func (t *seqTx) Append(ctx context.Context, entries []auditlog.Entry, first int64, hashes []tlog.Hash) error {
 	for _, e := range entries {
-		_, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO cert_log (idx, queue_id, donation_id, record, salt, phone, logged_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		_, err := t.tx.ExecContext(ctx, t.tx.Rebind(`INSERT INTO cert_log (idx, queue_id, donation_id, record, salt, phone, ip, user_agent, logged_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			e.Index, e.QueueID, e.DonationID, base64.StdEncoding.EncodeToString(e.Record),
-			hex.EncodeToString(e.Opening.Salt[:]), e.Opening.Phone, stamp(e.LoggedAt))
+			hex.EncodeToString(e.Opening.Salt[:]), e.Opening.Phone, e.Opening.IP, e.Opening.UserAgent, stamp(e.LoggedAt))
 		if err != nil {
 			return fmt.Errorf("log record %d: %w", e.Index, err)
 		}
@@ -199,6 +201,8 @@ type logRow struct {
 	Record     string `db:"record"`
 	Salt       string `db:"salt"`
 	Phone      string `db:"phone"`
+	IP         string `db:"ip"`
+	UserAgent  string `db:"user_agent"`
 	LoggedAt   stamp  `db:"logged_at"`
 }
 
@@ -212,7 +216,7 @@ func (r logRow) entry() (auditlog.Entry, error) {
 		return auditlog.Entry{}, fmt.Errorf("log record %d: corrupt salt", r.Idx)
 	}
 	e := auditlog.Entry{Index: r.Idx, QueueID: r.QueueID, DonationID: r.DonationID, Record: rec,
-		Opening: certlog.Opening{Phone: r.Phone}, LoggedAt: time.Time(r.LoggedAt)}
+		Opening: certlog.Opening{Phone: r.Phone, IP: r.IP, UserAgent: r.UserAgent}, LoggedAt: time.Time(r.LoggedAt)}
 	copy(e.Opening.Salt[:], salt)
 	return e, nil
 }
@@ -220,7 +224,7 @@ func (r logRow) entry() (auditlog.Entry, error) {
 // Entries returns the log's entries with indices in [from, to).
 func (db *DB) Entries(ctx context.Context, from, to int64) ([]auditlog.Entry, error) {
 	var rows []logRow
-	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone, logged_at
+	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone, ip, user_agent, logged_at
 		FROM cert_log WHERE idx >= ? AND idx < ? ORDER BY idx`), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("log entries: %w", err)
@@ -239,7 +243,7 @@ func (db *DB) Entries(ctx context.Context, from, to int64) ([]auditlog.Entry, er
 // EntryOf returns the log entry of a donation's certification.
 func (db *DB) EntryOf(ctx context.Context, donationID string) (auditlog.Entry, error) {
 	var r logRow
-	err := db.db.GetContext(ctx, &r, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone, logged_at
+	err := db.db.GetContext(ctx, &r, db.rebind(`SELECT idx, queue_id, donation_id, record, salt, phone, ip, user_agent, logged_at
 		FROM cert_log WHERE donation_id = ? ORDER BY idx DESC LIMIT 1`), donationID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return auditlog.Entry{}, fmt.Errorf("certification of donation %s: %w", donationID, donation.ErrNotFound)

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -120,6 +121,48 @@ func TestSequencerConcurrent(t *testing.T) {
 		c, err := certlog.OpenCheckpoint(signed, storagetest.LogVerifier())
 		if err != nil || c.N != n {
 			t.Fatalf("checkpoint %+v, %v", c, err)
+		}
+	})
+}
+
+// TestLogWebOpening: SPEC §8. A web certification's IP address and user
+// agent are kept with its salt and number, in the queue and in the log, so
+// that the opening checks the record's client digest; a PIN verification
+// is kept with its channel, time and origin.
+func TestLogWebOpening(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		c := certOf(phoneA, "w1", 500)
+		c.Channel, c.MessageID, c.IP, c.UserAgent = certlog.Web, "", "192.0.2.7", "Mozilla/5.0 (test)"
+		v := &donation.PINVerification{DonationID: "w1", At: t0, Channel: certlog.Web, IP: "192.0.2.8", UserAgent: "Mozilla/5.0 (pin)"}
+		apply(t, db, donation.Result{Donations: []donation.Donation{donationOf("w1", phoneA, 500, donation.Open)},
+			Certification: c, Verification: v}, t0, "")
+		storagetest.Sequence(t, db)
+		e, err := db.EntryOf(ctx, "w1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := certlog.Parse(e.Record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Channel != certlog.Web || r.MessageID != "" || e.Opening.IP != c.IP || e.Opening.UserAgent != c.UserAgent {
+			t.Errorf("record %+v, opening %+v", r, e.Opening)
+		}
+		if err := e.Opening.Check(r); err != nil {
+			t.Errorf("opening: %v", err)
+		}
+		wrong := e.Opening
+		wrong.UserAgent = "curl/8"
+		if err := wrong.Check(r); err == nil {
+			t.Error("an opening with another user agent checks")
+		}
+		got, err := db.Verification(ctx, "w1")
+		if err != nil || got.Channel != v.Channel || got.IP != v.IP || got.UserAgent != v.UserAgent || !got.At.Equal(t0) {
+			t.Errorf("Verification = %+v, %v", got, err)
+		}
+		if _, err := db.Verification(ctx, "none"); !errors.Is(err, donation.ErrNotFound) {
+			t.Errorf("Verification of none: %v", err)
 		}
 	})
 }

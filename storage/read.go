@@ -172,3 +172,23 @@ func (db *DB) TermsText(ctx context.Context, programID, version string) (string,
 	}
 	return s, nil
 }
+
+// Verification returns the evidence of a donation's correct PIN (SPEC §8),
+// or an error wrapping donation.ErrNotFound when none came.
+func (db *DB) Verification(ctx context.Context, donationID string) (donation.PINVerification, error) {
+	var r struct {
+		DonationID string `db:"donation_id"`
+		At         stamp  `db:"at"`
+		Channel    string `db:"channel"`
+		MessageID  string `db:"message_id"`
+		IP         string `db:"ip"`
+		UserAgent  string `db:"user_agent"`
+	}
+	err := db.db.GetContext(ctx, &r, db.rebind(`SELECT donation_id, at, channel, message_id, ip, user_agent
+		FROM pin_verifications WHERE donation_id = ?`), donationID)
+	if err != nil {
+		return donation.PINVerification{}, fmt.Errorf("PIN verification of donation %s: %w", donationID, notFound(err))
+	}
+	return donation.PINVerification{DonationID: r.DonationID, At: time.Time(r.At), Channel: r.Channel,
+		MessageID: r.MessageID, IP: r.IP, UserAgent: r.UserAgent}, nil
+}

@@ -251,6 +251,11 @@ func (t *tx) apply(ctx context.Context, r donation.Result, now time.Time, moID s
 			return fmt.Errorf("certification of donation %s: %w", c.DonationID, err)
 		}
 	}
+	if v := r.Verification; v != nil {
+		if err := t.putVerification(ctx, *v); err != nil {
+			return fmt.Errorf("PIN verification of donation %s: %w", v.DonationID, err)
+		}
+	}
 	if c := r.Consent; c != nil {
 		if err := t.putConsent(ctx, *c); err != nil {
 			return fmt.Errorf("consent event %s: %w", c.Kind, err)
@@ -388,11 +393,18 @@ func (t *tx) queueCertification(ctx context.Context, c donation.Certification) e
 		}
 	}
 	_, err := t.exec(ctx, `INSERT INTO cert_queue (id, at, program_id, committee_id, phone, donation_id,
-			channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount, salt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount, salt, ip, user_agent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		orderedID(nanosOf(c.At), 0), stamp(c.At), c.ProgramID, c.CommitteeID, c.Phone, c.DonationID,
 		c.Channel, c.MessageID, c.TextVersion, c.TextSHA256, c.TermsVersion, c.TermsSHA256, c.Amount,
-		hex.EncodeToString(c.Salt[:]))
+		hex.EncodeToString(c.Salt[:]), c.IP, c.UserAgent)
+	return err
+}
+
+// putVerification records a correct PIN; a donation takes one.
+func (t *tx) putVerification(ctx context.Context, v donation.PINVerification) error {
+	_, err := t.exec(ctx, `INSERT INTO pin_verifications (donation_id, at, channel, message_id, ip, user_agent)
+		VALUES (?, ?, ?, ?, ?, ?)`, v.DonationID, stamp(v.At), v.Channel, v.MessageID, v.IP, v.UserAgent)
 	return err
 }
 

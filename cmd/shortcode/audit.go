@@ -337,7 +337,8 @@ func writeEvidence(w io.Writer, ev httpserver.EvidenceOfDonation, opening, inLog
 
 	pin := [][2]string{{"given", "no"}}
 	if p := ev.PIN; p != nil {
-		pin = [][2]string{{"at", p.At.UTC().Format(stampMilli)}, {"channel", p.Channel}}
+		pin = [][2]string{{"at", p.At.UTC().Format(stampMilli)}, {"channel", p.Channel},
+			{"message", p.MessageID}, {"ip", p.IP}, {"user agent", p.UserAgent}}
 	}
 	section(&b, "PIN verification", pin)
 
@@ -393,7 +394,7 @@ func section(b *bytes.Buffer, title string, fields [][2]string) {
 	}
 	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
 	for _, f := range fields {
-		if f[1] == "" && (f[0] == "ip" || f[0] == "user agent") {
+		if f[1] == "" && (f[0] == "ip" || f[0] == "user agent" || f[0] == "message") {
 			continue
 		}
 		v := f[1]

@@ -291,7 +291,7 @@ func (m *Main) Start(ctx context.Context) error {
 	refunds := &treasury.Service{Store: db.Treasury(), Carriers: router, Clock: donation.SystemClock{}, Log: m.Log}
 	hs.TreasuryRoutes(refunds, db, func() time.Time { return time.Now().UTC() })
 	hs.ActionRoutes(db)
-	hs.DonorRoutes(svc)
+	hs.DonorRoutes(svc, httpserver.PageRates{})
 	hs.ReportRoutes(db, func() time.Time { return time.Now().UTC() })
 	certs, verifier, err := m.certLog(db)
 	if err != nil {

@@ -212,7 +212,7 @@ func (l *Log) entry(i int64, q Queued) (Entry, error) {
 		return Entry{}, err
 	}
 	return Entry{Index: i, QueueID: q.QueueID, DonationID: q.DonationID, Record: b,
-		Opening: certlog.Opening{Salt: salt, Phone: q.Phone}}, nil
+		Opening: q.Opening(salt)}, nil
 }
 
 // overlay reads stored hashes from the transaction, and those of the batch

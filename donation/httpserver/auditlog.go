@@ -30,6 +30,10 @@ type LogRecords interface {
 	// code between from and to, in order.
 	Transcript(ctx context.Context, phone, shortCode string, from, to time.Time) ([]auditlog.TranscriptLine, error)
 	Donation(ctx context.Context, id string) (donation.Donation, error)
+	// Verification returns the evidence of a donation's correct PIN, or
+	// an error wrapping donation.ErrNotFound (a PIN from before it was
+	// kept).
+	Verification(ctx context.Context, donationID string) (donation.PINVerification, error)
 }
 
 // Cache lifetimes of the tiled log (c2sp.org/tlog-tiles): a full tile never
@@ -266,10 +270,15 @@ type EvidenceOfDonation struct {
 	Proof      tlog.RecordProof          `json:"proof"`
 }
 
-// PINVerification says how the PIN was given.
+// PINVerification says how the PIN was given: by text (the MO that
+// carried it) or on the donation's page (the browser's IP address and user
+// agent). Channel is "unknown" for a PIN from before its evidence was kept.
 type PINVerification struct {
-	At      time.Time `json:"at"`
-	Channel string    `json:"channel"` // "sms" or "web"
+	At        time.Time `json:"at"`
+	Channel   string    `json:"channel"` // "sms" or "web"
+	MessageID string    `json:"message_id,omitempty"`
+	IP        string    `json:"ip,omitempty"`
+	UserAgent string    `json:"user_agent,omitempty"`
 }
 
 // ChargeEvidence is the charge and its outcome.
@@ -306,7 +315,13 @@ func (l *logRoutes) evidence(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !d.ChargePostedAt.IsZero() {
-		out.PIN = &PINVerification{At: d.ChargePostedAt, Channel: "sms"}
+		out.PIN = &PINVerification{At: d.ChargePostedAt, Channel: "unknown"}
+		switch v, err := l.records.Verification(ctx, d.ID); {
+		case err == nil:
+			out.PIN = &PINVerification{At: v.At, Channel: v.Channel, MessageID: v.MessageID, IP: v.IP, UserAgent: v.UserAgent}
+		case donation.KindOf(err) != donation.NotFound:
+			return err
+		}
 		ch := &ChargeEvidence{PostedAt: d.ChargePostedAt, Correlator: d.Correlator, Carrier: d.Carrier,
 			Outcome: string(d.Status), Reference: d.ServerRef, Decline: d.DeclineReason}
 		if !d.FinishedAt.IsZero() {

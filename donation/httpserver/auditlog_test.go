@@ -105,7 +105,7 @@ func TestLogServed(t *testing.T) {
 		var ev httpserver.EvidenceOfDonation
 		a = e.do("GET", "/api/v1/audit/donations/"+donor1, auditor, "")
 		if err := json.Unmarshal([]byte(a.body), &ev); a.status != 200 || err != nil || ev.Opening.Phone != donorPhone ||
-			ev.Opening.Check(rec) != nil || ev.Charge == nil || ev.PIN == nil {
+			ev.Opening.Check(rec) != nil || ev.Charge == nil || ev.PIN == nil || ev.PIN.Channel != "sms" || !strings.HasPrefix(ev.PIN.MessageID, "SM") {
 			t.Errorf("evidence: %d %v %s", a.status, err, a.body)
 		}
 		cons := e.do("GET", "/api/v1/audit/consistency?old=1&new=3", auditor, "")

@@ -40,6 +40,8 @@ a{color:#0645ad}code{font-size:.875em;word-break:break-all}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
 label{display:block;font-weight:600;margin:1rem 0 .25rem}
 input[type=text],input[type=tel]{font-size:1.25rem;padding:.5rem;width:100%;max-width:16rem;box-sizing:border-box;border:2px solid #555;border-radius:4px}
+fieldset{border:0;padding:0;margin:1rem 0 0}legend{font-weight:600}
+label.choice{font-weight:400;margin:.5rem 0}input[type=radio],input[type=checkbox]{width:1.25rem;height:1.25rem;vertical-align:middle;margin-right:.5rem}
 button{display:block;margin-top:1rem;font-size:1.1rem;padding:.6rem 1.2rem;border:0;border-radius:4px;background:#0b5cad;color:#fff}
 `
 
@@ -56,7 +58,7 @@ var pageTemplates = func() map[string]*template.Template {
 		"mask":   compliance.MaskPhone,
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"terms", "donation", "error"} {
+	for _, name := range []string{"terms", "donation", "error", "give"} {
 		out[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(pageFiles, "pages/layout.html", "pages/"+name+".html"))
 	}
 	return out
@@ -108,6 +110,9 @@ func render(w http.ResponseWriter, status int, name string, data any) error {
 type pageError struct {
 	title, message string
 	err            error
+	// status, when set, is the answer's status rather than that of err's
+	// kind.
+	status int
 }
 
 func (e *pageError) Error() string { return e.err.Error() }
@@ -139,6 +144,9 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err erro
 	var pe *pageError
 	if errors.As(err, &pe) {
 		data.Title, data.Message = pe.title, pe.message
+		if pe.status != 0 {
+			status = pe.status
+		}
 	}
 	if status >= 500 {
 		s.log().Error("page failed", "method", r.Method, "path", pagePath(r), "request_id", data.RequestID, "err", err)
@@ -165,13 +173,24 @@ func pagePath(r *http.Request) string {
 type Donor interface {
 	Terms(ctx context.Context, programID, version string) (donation.TermsPage, error)
 	Page(ctx context.Context, token string) (donation.DonationPage, error)
-	EnterPIN(ctx context.Context, token, pin string) (donation.PINOutcome, donation.DonationPage, error)
+	EnterPIN(ctx context.Context, token, pin string, c donation.Client) (donation.PINOutcome, donation.DonationPage, error)
+	GiveForm(ctx context.Context, programID string) (donation.GiveForm, error)
+	Give(ctx context.Context, g donation.Gift) (donation.WebStart, error)
 }
 
 // DonorRoutes adds the donor pages: GET /t/{program} (the full terms, ?v=
-// for an earlier version, &format=text for its exact bytes) and GET and
-// POST /d/{token} (the donation's page and its PIN form).
-func (s *Server) DonorRoutes(d Donor) {
+// for an earlier version, &format=text for its exact bytes), GET and POST
+// /d/{token} (the donation's page and its PIN form) and GET and POST
+// /give/{program} (a gift started on the web), the POSTs held to rates
+// (zero: DefaultPageRates).
+func (s *Server) DonorRoutes(d Donor, rates PageRates) {
+	lim := newPageLimits(rates)
+	s.routePage(http.MethodGet, "/give/{program}", func(w http.ResponseWriter, r *http.Request) error {
+		return s.giveForm(w, r, d)
+	})
+	s.routePage(http.MethodPost, "/give/{program}", func(w http.ResponseWriter, r *http.Request) error {
+		return s.give(w, r, d, lim)
+	})
 	s.routePage(http.MethodGet, "/t/{program}", func(w http.ResponseWriter, r *http.Request) error {
 		return s.termsPage(w, r, d)
 	})
@@ -179,7 +198,7 @@ func (s *Server) DonorRoutes(d Donor) {
 		return s.donationPage(w, r, d)
 	})
 	s.routePage(http.MethodPost, "/d/{token}", func(w http.ResponseWriter, r *http.Request) error {
-		return s.enterPIN(w, r, d)
+		return s.enterPIN(w, r, d, lim)
 	})
 }
 
@@ -262,22 +281,39 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request, page donation.Dona
 		}
 	}
 	if page.Waiting {
-		// Double submit: the form carries the value of a SameSite cookie
-		// that only this page's path receives; a form posted from another
-		// site has neither.
-		if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 22 {
-			v.CSRF = c.Value // one per page and browser: a second tab's form still works
-		} else {
-			var b [16]byte
-			rand.Read(b[:])
-			v.CSRF = base64.RawURLEncoding.EncodeToString(b[:])
-		}
-		http.SetCookie(w, &http.Cookie{
-			Name: csrfCookie, Value: v.CSRF, Path: r.URL.Path, HttpOnly: true, Secure: r.TLS != nil,
-			SameSite: http.SameSiteStrictMode, MaxAge: 3600,
-		})
+		v.CSRF = csrfToken(w, r)
 	}
 	return v
+}
+
+// csrfToken returns the form token of the page r asks for, and sets its
+// cookie. Double submit: the form carries the value of a SameSite cookie
+// that only this page's path receives; a form posted from another site has
+// neither.
+func csrfToken(w http.ResponseWriter, r *http.Request) string {
+	var tok string
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 22 {
+		tok = c.Value // one per page and browser: a second tab's form still works
+	} else {
+		var b [16]byte
+		rand.Read(b[:])
+		tok = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: csrfCookie, Value: tok, Path: r.URL.Path, HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: 3600,
+	})
+	return tok
+}
+
+// checkCSRF refuses a parsed form whose token is not its cookie's.
+func checkCSRF(r *http.Request) error {
+	c, err := r.Cookie(csrfCookie)
+	form := r.PostForm.Get("csrf")
+	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+		return fmt.Errorf("form without its page's token: %w", donation.ErrForbidden)
+	}
+	return nil
 }
 
 // outcomeMessage says what became of a PIN, or why a page takes none.
@@ -300,21 +336,31 @@ func (s *Server) donationPage(w http.ResponseWriter, r *http.Request, d Donor) e
 
 func notFoundPage(err error) error {
 	if donation.KindOf(err) == donation.NotFound {
-		return &pageError{"Link not found", "This donation link is not valid. Check that you copied the whole link from the text message; no charge was made.", err}
+		return &pageError{title: "Link not found", message: "This donation link is not valid. Check that you copied the whole link from the text message; no charge was made.", err: err}
 	}
 	return err
 }
 
-func (s *Server) enterPIN(w http.ResponseWriter, r *http.Request, d Donor) error {
+func (s *Server) enterPIN(w http.ResponseWriter, r *http.Request, d Donor, lim *pageLimits) error {
+	client := clientOf(r)
+	if !lim.pinIP.allow(client.IP) {
+		return tooMany(w, "PIN from "+client.IP)
+	}
 	if err := r.ParseForm(); err != nil {
 		return fmt.Errorf("PIN form: %w: %w", donation.ErrInvalid, err)
 	}
-	c, err := r.Cookie(csrfCookie)
-	form := r.PostForm.Get("csrf")
-	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
-		return fmt.Errorf("PIN form without its page's token: %w", donation.ErrForbidden)
+	if err := checkCSRF(r); err != nil {
+		return err
 	}
-	out, page, err := d.EnterPIN(r.Context(), mux.Vars(r)["token"], strings.TrimSpace(r.PostForm.Get("pin")))
+	token := mux.Vars(r)["token"]
+	page, err := d.Page(r.Context(), token)
+	if err != nil {
+		return notFoundPage(err)
+	}
+	if !lim.pinPhone.allow(page.Donation.Phone) {
+		return tooMany(w, "PIN for "+compliance.MaskPhone(page.Donation.Phone))
+	}
+	out, page, err := d.EnterPIN(r.Context(), token, strings.TrimSpace(r.PostForm.Get("pin")), client)
 	if err != nil {
 		return notFoundPage(err)
 	}

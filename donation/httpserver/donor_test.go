@@ -45,7 +45,15 @@ type donorEnv struct {
 	seq     int
 }
 
-func newDonorEnv(t *testing.T, db *storage.DB) *donorEnv {
+// testRates let a test's pages take as many forms as it posts.
+var testRates = httpserver.PageRates{
+	GivePhone: httpserver.Rate{Every: time.Millisecond, Burst: 1000}, GiveIP: httpserver.Rate{Every: time.Millisecond, Burst: 1000},
+	PINPhone: httpserver.Rate{Every: time.Millisecond, Burst: 1000}, PINIP: httpserver.Rate{Every: time.Millisecond, Burst: 1000},
+}
+
+// newDonorEnv starts the pages held to rates, or to testRates when none
+// are given.
+func newDonorEnv(t *testing.T, db *storage.DB, rates ...httpserver.PageRates) *donorEnv {
 	t.Helper()
 	ctx := context.Background()
 	if err := db.SaveProgram(ctx, compliance.DemoProgram("https://sc.example")); err != nil {
@@ -55,7 +63,12 @@ func newDonorEnv(t *testing.T, db *storage.DB) *donorEnv {
 	e.svc = &donation.Service{Store: db, Outbox: db, Carriers: e.carrier, Looker: postpaid{}, Clock: e.clock,
 		PINKey: []byte("donor pages PIN key, 32 bytes..."), ChargeBackoff: time.Nanosecond}
 	hs := httpserver.New(slog.New(slog.DiscardHandler), db, db.Ready, "v-test")
-	hs.DonorRoutes(e.svc)
+	r := testRates
+	if len(rates) > 0 {
+		r = rates[0]
+	}
+	hs.DonorRoutes(e.svc, r)
+	hs.LogRoutes(db, storagetest.LogVerifier())
 	e.srv = httptest.NewServer(hs.Handler())
 	t.Cleanup(e.srv.Close)
 	return e

@@ -55,7 +55,8 @@ func mountTreasury(e *env) {
 		c := &donation.Certification{At: received, ProgramID: "demo", CommitteeID: demo, Phone: donorPhone, DonationID: id,
 			Channel: "sms", MessageID: "SM" + id, TextVersion: "confirm-v1", TextSHA256: strings.Repeat("a", 64), TermsVersion: "terms-v1", TermsSHA256: strings.Repeat("c", 64), Amount: 1000}
 		err := e.db.Update(ctx, donorPhone, func(tx donation.Tx) error {
-			return tx.Apply(ctx, donation.Result{Donations: []donation.Donation{d}, Certification: c}, received, "")
+			return tx.Apply(ctx, donation.Result{Donations: []donation.Donation{d}, Certification: c,
+				Verification: &donation.PINVerification{DonationID: id, At: received, Channel: "sms", MessageID: "SMPIN" + id}}, received, "")
 		})
 		if err != nil {
 			e.t.Fatal(err)
