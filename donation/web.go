@@ -227,6 +227,7 @@ func (s *Service) Give(ctx context.Context, g Gift) (WebStart, error) {
 	line, lookupErr := s.lookupLine(ctx, phone)
 	var (
 		res   Result
+		from  State
 		start = WebStart{Phone: phone}
 	)
 	err = s.Store.Update(ctx, phone, func(tx Tx) error {
@@ -234,6 +235,7 @@ func (s *Service) Give(ctx context.Context, g Gift) (WebStart, error) {
 		if err != nil {
 			return err
 		}
+		from = sub.State
 		in, err := s.input(ctx, tx, programs, sub)
 		if err != nil {
 			return err
@@ -247,7 +249,7 @@ func (s *Service) Give(ctx context.Context, g Gift) (WebStart, error) {
 	if err != nil {
 		return WebStart{}, fmt.Errorf("gift on the web from %s: %w", compliance.MaskPhone(phone), err)
 	}
-	s.after(res)
+	s.after(from, res)
 	for _, d := range res.Donations {
 		if d.Status == Open && d.Token != "" {
 			start.Token = d.Token
