@@ -357,6 +357,19 @@ func TestBrowser(t *testing.T) {
 			shot(t, ctx, p.name)
 		}
 	})
+
+	// Once the server has stopped, nothing is left to charge: the
+	// simulator's ledger holds the one charge of the completed gift.
+	e.srv.stop()
+	var n int
+	for _, c := range e.sim.Ledger() {
+		if c.Kind == sim.KindCharge {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("ledger: %d charges in all, want the one of the gift completed on its page", n)
+	}
 }
 
 func mustAtoi(t *testing.T, s string) int {
