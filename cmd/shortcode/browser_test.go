@@ -358,8 +358,48 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	// AO 2012-17's second flow: a gift started on the web. The form takes
+	// the number, the amount and the ticked certification; the PIN comes
+	// by text; entered on the page, it completes the gift: one charge.
+	t.Run("WebInitiatedDonation", func(t *testing.T) {
+		phone := "+13125550299"
+		ctx := tab(t, e.ctx)
+		if st := navigate(t, ctx, e.srv.url+"/give/demo"); st != 200 {
+			t.Fatalf("GET /give/demo: %d", st)
+		}
+		checkA11y(t, ctx, "give")
+		shot(t, ctx, "give")
+		resp, err := chromedp.RunResponse(ctx,
+			chromedp.SendKeys(chromedp.CSS(`#phone`), phone),
+			chromedp.Click(chromedp.CSS(`input[name=amount][value="1500"]`)),
+			chromedp.Click(chromedp.CSS(`input[name=certify]`)),
+			chromedp.Click(chromedp.CSS(`form button[type=submit]`)),
+		)
+		if err != nil || resp.Status != 200 {
+			t.Fatalf("submit the gift: %v (%+v)", err, resp)
+		}
+		if !hasForm(t, ctx) {
+			t.Fatalf("after the form, no PIN form:\n%s", pageText(t, ctx))
+		}
+		if n, _ := charges(e.sim, phone); n != 0 {
+			t.Fatalf("%d charges before the PIN", n)
+		}
+		d := &donor{t: t, sim: e.sim, phone: phone, to: "62262"}
+		pin := d.next(rePIN)[1]
+		if st := submitPIN(t, ctx, pin); st != 200 {
+			t.Errorf("POST PIN: %d", st)
+		}
+		if text := pageText(t, ctx); !strings.Contains(text, "Thank you") {
+			t.Errorf("after the PIN the page says:\n%s", text)
+		}
+		d.next(reReceipt)
+		if n, cents := charges(e.sim, phone); n != 1 || cents != 1500 {
+			t.Errorf("ledger: %d charges of %d cents, want one of 1500", n, cents)
+		}
+	})
+
 	// Once the server has stopped, nothing is left to charge: the
-	// simulator's ledger holds the one charge of the completed gift.
+	// simulator's ledger holds the charges of the two completed gifts.
 	e.srv.stop()
 	var n int
 	for _, c := range e.sim.Ledger() {
@@ -367,8 +407,8 @@ func TestBrowser(t *testing.T) {
 			n++
 		}
 	}
-	if n != 1 {
-		t.Errorf("ledger: %d charges in all, want the one of the gift completed on its page", n)
+	if n != 2 {
+		t.Errorf("ledger: %d charges in all, want the two of the gifts completed on their pages", n)
 	}
 }
 
