@@ -94,8 +94,8 @@ func (r queueRow) queued() (auditlog.Queued, error) {
 // commits late is simply found by a later batch.
 func (t *seqTx) Queued(ctx context.Context, limit int) ([]auditlog.Queued, error) {
 	var rows []queueRow
-	err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT `+queueColumns+`, NULL AS idx FROM cert_queue q
-		WHERE NOT EXISTS (SELECT 1 FROM cert_log l WHERE l.queue_id = q.id)
+	err := t.tx.SelectContext(ctx, &rows, t.tx.Rebind(`SELECT `+queueColumns+`, NULL AS idx
+		FROM cert_pending p JOIN cert_queue q ON q.id = p.queue_id
 		ORDER BY q.legacy_seq IS NULL, q.legacy_seq, q.id LIMIT ?`), limit)
 	if err != nil {
 		return nil, fmt.Errorf("queued certifications: %w", err)
@@ -124,6 +124,9 @@ func (t *seqTx) Append(ctx context.Context, entries []auditlog.Entry, first int6
 			e.Index, e.QueueID, e.DonationID, base64.StdEncoding.EncodeToString(e.Record),
 			hex.EncodeToString(e.Opening.Salt[:]), e.Opening.Phone, e.Opening.IP, e.Opening.UserAgent, stamp(e.LoggedAt))
 		if err != nil {
+			return fmt.Errorf("log record %d: %w", e.Index, err)
+		}
+		if _, err := t.tx.ExecContext(ctx, t.tx.Rebind(`DELETE FROM cert_pending WHERE queue_id = ?`), e.QueueID); err != nil {
 			return fmt.Errorf("log record %d: %w", e.Index, err)
 		}
 	}

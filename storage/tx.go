@@ -392,12 +392,17 @@ func (t *tx) queueCertification(ctx context.Context, c donation.Certification) e
 			return err
 		}
 	}
+	id := orderedID(nanosOf(c.At), 0)
 	_, err := t.exec(ctx, `INSERT INTO cert_queue (id, at, program_id, committee_id, phone, donation_id,
 			channel, message_id, text_version, text_sha256, terms_version, terms_sha256, amount, salt, ip, user_agent)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		orderedID(nanosOf(c.At), 0), stamp(c.At), c.ProgramID, c.CommitteeID, c.Phone, c.DonationID,
+		id, stamp(c.At), c.ProgramID, c.CommitteeID, c.Phone, c.DonationID,
 		c.Channel, c.MessageID, c.TextVersion, c.TextSHA256, c.TermsVersion, c.TermsSHA256, c.Amount,
 		hex.EncodeToString(c.Salt[:]), c.IP, c.UserAgent)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO cert_pending (queue_id) VALUES (?)`, id)
 	return err
 }
 
