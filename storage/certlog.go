@@ -42,7 +42,7 @@ type seqTx struct{ tx *sqlx.Tx }
 
 func (t *seqTx) Size(ctx context.Context) (int64, error) {
 	var n int64
-	if err := t.tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM cert_log`); err != nil {
+	if err := t.tx.GetContext(ctx, &n, `SELECT COALESCE(MAX(idx) + 1, 0) FROM cert_log`); err != nil {
 		return 0, fmt.Errorf("log size: %w", err)
 	}
 	return n, nil
