@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
 	"github.com/shortcode/shortcode/storage"
 )
 

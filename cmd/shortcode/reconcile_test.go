@@ -17,6 +17,7 @@ import (
 	"github.com/shortcode/shortcode/carrier"
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/donation/auth"
+	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
 // TestReconciliation: issue 10 item 5, SPEC §9. A month's activity goes
@@ -104,7 +105,7 @@ func TestReconciliation(t *testing.T) {
 			forwarded[id] = true
 		}
 	}
-	var fwd forwardRow
+	var fwd httpserver.ForwardJSON
 	out := sc("forward", "record", "--committee", committee, "--reference", "WIRE-0001", "--amount", dollarString(forwardWant), "--json")
 	if err := json.Unmarshal([]byte(out), &fwd); err != nil || fwd.Count != len(forwarded) || cents(t, fwd.Amount) != forwardWant {
 		t.Fatalf("forward record: %+v (%v), want %d contributions, %s\n%s", fwd, err, len(forwarded), dollarString(forwardWant), out)
@@ -138,7 +139,7 @@ func TestReconciliation(t *testing.T) {
 				remitted += l.net
 			}
 		}
-		var rep settleReport
+		var rep httpserver.ReportJSON
 		out := sc("settle", "import", write(t, dir, name+".csv", string(files[name])), "--carrier", name, "--json")
 		if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Problems != 0 || rep.Matched != bytes.Count(files[name], []byte("\r\n"))-1 ||
 			cents(t, rep.Remitted) != remitted {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/shortcode/shortcode/cmd/shortcode/internal/client"
+	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
 // The treasurer's reports, through the API (docs/treasurer.md).
@@ -170,17 +171,17 @@ type summaryAnswer struct {
 		PeriodColumn int    `json:"period_column"`
 		ToDateColumn int    `json:"to_date_column"`
 	}
-	CarrierFees    string      `json:"carrier_fees"`
-	AggregatorFees string      `json:"aggregator_fees"`
-	Remitted       string      `json:"remitted"`
-	Receivable     string      `json:"receivable"`
-	WrittenOff     string      `json:"written_off"`
-	Disputed       string      `json:"disputed"`
-	Refunded       string      `json:"refunded"`
-	Refunds        []refundRow `json:"refunds"`
-	ForwardedLate  int         `json:"forwarded_late"`
-	Due            []dueRow    `json:"forwarding_due"`
-	Notice         string      `json:"notice"`
+	CarrierFees    string                  `json:"carrier_fees"`
+	AggregatorFees string                  `json:"aggregator_fees"`
+	Remitted       string                  `json:"remitted"`
+	Receivable     string                  `json:"receivable"`
+	WrittenOff     string                  `json:"written_off"`
+	Disputed       string                  `json:"disputed"`
+	Refunded       string                  `json:"refunded"`
+	Refunds        []httpserver.RefundJSON `json:"refunds"`
+	ForwardedLate  int                     `json:"forwarded_late"`
+	Due            []httpserver.DueJSON    `json:"forwarding_due"`
+	Notice         string                  `json:"notice"`
 }
 
 func (c *reportSummaryCommand) Run(ctx context.Context, s *stdio) error {

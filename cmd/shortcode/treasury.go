@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shortcode/shortcode/donation/httpserver"
 )
 
 // The treasurer's commands, through the API (docs/operators.md). Lists
@@ -113,38 +115,6 @@ type donationsCommand struct {
 	Show donationsShowCommand `cmd:"" help:"Show one donation and its evidence."`
 }
 
-type donationRow struct {
-	ID          string     `json:"id"`
-	ProgramID   string     `json:"program_id"`
-	CommitteeID string     `json:"committee_id"`
-	Phone       string     `json:"phone"`
-	ShortCode   string     `json:"short_code"`
-	Amount      string     `json:"amount"`
-	State       string     `json:"state"`
-	Carrier     string     `json:"carrier"`
-	CreatedAt   *time.Time `json:"created_at"`
-	ReceivedAt  *time.Time `json:"received_at"`
-	FinishedAt  *time.Time `json:"finished_at"`
-	Evidence    struct {
-		CertifiedAt      *time.Time  `json:"certified_at"`
-		CertificationSeq int64       `json:"certification_seq"`
-		Channel          string      `json:"channel"`
-		TextVersion      string      `json:"text_version"`
-		TermsVersion     string      `json:"terms_version"`
-		PINVerified      bool        `json:"pin_verified"`
-		ChargeReference  string      `json:"charge_reference"`
-		DeclineCode      string      `json:"decline_code"`
-		DeclineReason    string      `json:"decline_reason"`
-		Refunds          []refundRow `json:"refunds"`
-	} `json:"evidence"`
-	CarrierFee    string     `json:"carrier_fee"`
-	AggregatorFee string     `json:"aggregator_fee"`
-	RefundedAt    *time.Time `json:"refunded_at"`
-	RemittedAt    *time.Time `json:"remitted_at"`
-	RemittedNet   string     `json:"remitted_net"`
-	ForwardID     string     `json:"forward_id"`
-}
-
 type donationsListCommand struct {
 	Phone     string `placeholder:"E164" help:"Only this phone number's: in full (treasurer), or masked as +1******4321."`
 	Committee string `placeholder:"FEC-ID" help:"Only this committee's."`
@@ -157,7 +127,7 @@ type donationsListCommand struct {
 
 func (c *donationsListCommand) Run(ctx context.Context, s *stdio) error {
 	q := query("phone", c.Phone, "committee", c.Committee, "from", string(c.From), "to", string(c.To), "limit", strconv.Itoa(c.Limit))
-	return getList(ctx, &c.apiFlags, "donations list", "/api/v1/donations", q, c.JSON, s, func(ds []donationRow) *table {
+	return getList(ctx, &c.apiFlags, "donations list", "/api/v1/donations", q, c.JSON, s, func(ds []httpserver.EvidenceJSON) *table {
 		t := newTable("DONATION", "RECEIVED", "PHONE", "COMMITTEE", "PROGRAM", "AMOUNT", "STATE", "CARRIER", "CERTIFIED", "PIN", "REFUNDS")
 		for _, d := range ds {
 			t.add(d.ID, apiTime(d.ReceivedAt), d.Phone, d.CommitteeID, d.ProgramID, usd(d.Amount), d.State, d.Carrier,
@@ -174,7 +144,7 @@ type donationsShowCommand struct {
 }
 
 func (c *donationsShowCommand) Run(ctx context.Context, s *stdio) error {
-	var d donationRow
+	var d httpserver.EvidenceJSON
 	printed, err := send(ctx, &c.apiFlags, "donations show", "GET", "/api/v1/donations/"+url.PathEscape(c.ID), nil, nil, c.JSON, s, &d)
 	if err != nil || printed {
 		return err
@@ -206,21 +176,6 @@ type refundCommand struct {
 	List    refundListCommand    `cmd:"" help:"List refunds, with their deadlines."`
 }
 
-type refundRow struct {
-	ID            string     `json:"id"`
-	DonationID    string     `json:"donation_id"`
-	Phone         string     `json:"phone"`
-	CommitteeID   string     `json:"committee_id"`
-	Amount        string     `json:"amount"`
-	Reason        string     `json:"reason"`
-	Status        string     `json:"status"`
-	RequestedAt   *time.Time `json:"requested_at"`
-	Deadline      *time.Time `json:"deadline"`
-	Late          *bool      `json:"late"`
-	ServerRef     string     `json:"server_reference"`
-	DeclineReason string     `json:"decline_reason"`
-}
-
 type refundRequestCommand struct {
 	Donation   string `arg:"" help:"The donation's id."`
 	Reason     string `required:"" enum:"prohibited,excessive,donor-request" help:"Why: a prohibited source, an excessive contribution, or the donor's request."`
@@ -231,7 +186,7 @@ type refundRequestCommand struct {
 
 func (c *refundRequestCommand) Run(ctx context.Context, s *stdio) error {
 	in := map[string]string{"donation_id": c.Donation, "reason": c.Reason, "discovered": string(c.Discovered)}
-	var r refundRow
+	var r httpserver.RefundJSON
 	printed, err := send(ctx, &c.apiFlags, "refund", "POST", "/api/v1/refunds", nil, in, c.JSON, s, &r)
 	if err != nil || printed {
 		return err
@@ -261,7 +216,7 @@ type refundListCommand struct {
 }
 
 func (c *refundListCommand) Run(ctx context.Context, s *stdio) error {
-	return getList(ctx, &c.apiFlags, "refund list", "/api/v1/refunds", query("committee", c.Committee), c.JSON, s, func(rs []refundRow) *table {
+	return getList(ctx, &c.apiFlags, "refund list", "/api/v1/refunds", query("committee", c.Committee), c.JSON, s, func(rs []httpserver.RefundJSON) *table {
 		t := newTable("REFUND", "DONATION", "PHONE", "AMOUNT", "REASON", "STATUS", "REQUESTED", "DEADLINE", "LATE")
 		for _, r := range rs {
 			deadline, late := "", ""
@@ -294,29 +249,13 @@ type settleImportCommand struct {
 	apiFlags
 }
 
-type settleReport struct {
-	File            string `json:"file"`
-	Carrier         string `json:"carrier"`
-	SHA256          string `json:"sha256"`
-	AlreadyImported bool   `json:"already_imported"`
-	Matched         int    `json:"matched"`
-	Problems        int    `json:"problems"`
-	Remitted        string `json:"remitted"`
-	Lines           []struct {
-		No        int    `json:"line"`
-		ServerRef string `json:"server_reference"`
-		Reference string `json:"reference"`
-		Problem   string `json:"problem"`
-	} `json:"lines"`
-}
-
 func (c *settleImportCommand) Run(ctx context.Context, s *stdio) error {
 	b, err := os.ReadFile(c.File)
 	if err != nil {
 		return fmt.Errorf("settlement file: %w", err)
 	}
 	in := map[string]string{"carrier": c.Carrier, "name": filepath.Base(c.File), "file": string(b)}
-	var rep settleReport
+	var rep httpserver.ReportJSON
 	printed, err := send(ctx, &c.apiFlags, "settle import", "POST", "/api/v1/settlements", nil, in, c.JSON, s, &rep)
 	if err != nil || printed {
 		return err
@@ -339,19 +278,8 @@ type settleListCommand struct {
 	apiFlags
 }
 
-type settlementRow struct {
-	SHA256     string    `json:"sha256"`
-	Carrier    string    `json:"carrier"`
-	Name       string    `json:"name"`
-	Lines      int       `json:"lines"`
-	ImportedAt time.Time `json:"imported_at"`
-	Matched    int       `json:"matched"`
-	Problems   int       `json:"problems"`
-	Remitted   string    `json:"remitted"`
-}
-
 func (c *settleListCommand) Run(ctx context.Context, s *stdio) error {
-	return getList(ctx, &c.apiFlags, "settle list", "/api/v1/settlements", nil, c.JSON, s, func(ss []settlementRow) *table {
+	return getList(ctx, &c.apiFlags, "settle list", "/api/v1/settlements", nil, c.JSON, s, func(ss []httpserver.SettlementJSON) *table {
 		t := newTable("IMPORTED", "CARRIER", "FILE", "LINES", "MATCHED", "REPORTED", "REMITTED", "SHA256")
 		for _, x := range ss {
 			t.add(stamp(x.ImportedAt), x.Carrier, x.Name, x.Lines, x.Matched, x.Problems, usd(x.Remitted), x.SHA256[:min(12, len(x.SHA256))])
@@ -381,18 +309,9 @@ func (c *forwardDueCommand) Validate() error {
 	return nil
 }
 
-type dueRow struct {
-	DonationID  string    `json:"donation_id"`
-	CommitteeID string    `json:"committee_id"`
-	Amount      string    `json:"amount"`
-	ReceivedAt  time.Time `json:"received_at"`
-	Deadline    time.Time `json:"deadline"`
-	Missed      bool      `json:"missed"`
-}
-
 func (c *forwardDueCommand) Run(ctx context.Context, s *stdio) error {
 	q := query("committee", c.Committee, "within", c.Within.String())
-	return getList(ctx, &c.apiFlags, "forward due", "/api/v1/forwards/due", q, c.JSON, s, func(ds []dueRow) *table {
+	return getList(ctx, &c.apiFlags, "forward due", "/api/v1/forwards/due", q, c.JSON, s, func(ds []httpserver.DueJSON) *table {
 		t := newTable("DONATION", "COMMITTEE", "AMOUNT", "RECEIVED", "DEADLINE", "STATE")
 		for _, d := range ds {
 			state := "near"
@@ -414,17 +333,6 @@ type forwardRecordCommand struct {
 	apiFlags
 }
 
-type forwardRow struct {
-	ID             string    `json:"id"`
-	CommitteeID    string    `json:"committee_id"`
-	Amount         string    `json:"amount"`
-	Count          int       `json:"count"`
-	ReceivedBefore time.Time `json:"received_before"`
-	At             time.Time `json:"at"`
-	Reference      string    `json:"reference"`
-	Actor          string    `json:"actor"`
-}
-
 func (c *forwardRecordCommand) Run(ctx context.Context, s *stdio) error {
 	in := struct {
 		Committee string  `json:"committee"`
@@ -436,7 +344,7 @@ func (c *forwardRecordCommand) Run(ctx context.Context, s *stdio) error {
 		a := string(c.Amount)
 		in.Amount = &a
 	}
-	var f forwardRow
+	var f httpserver.ForwardJSON
 	printed, err := send(ctx, &c.apiFlags, "forward record", "POST", "/api/v1/forwards", nil, in, c.JSON, s, &f)
 	if err != nil || printed {
 		return err
@@ -452,7 +360,7 @@ type forwardListCommand struct {
 }
 
 func (c *forwardListCommand) Run(ctx context.Context, s *stdio) error {
-	return getList(ctx, &c.apiFlags, "forward list", "/api/v1/forwards", query("committee", c.Committee), c.JSON, s, func(fs []forwardRow) *table {
+	return getList(ctx, &c.apiFlags, "forward list", "/api/v1/forwards", query("committee", c.Committee), c.JSON, s, func(fs []httpserver.ForwardJSON) *table {
 		t := newTable("FORWARD", "AT", "COMMITTEE", "AMOUNT", "CONTRIBUTIONS", "RECEIVED BEFORE", "REFERENCE", "BY")
 		for _, f := range fs {
 			t.add(f.ID, stamp(f.At), f.CommitteeID, usd(f.Amount), f.Count, stamp(f.ReceivedBefore), f.Reference, f.Actor)
@@ -468,15 +376,8 @@ type blocklistCommand struct {
 	Remove blocklistRemoveCommand `cmd:"" help:"Unblock a number."`
 }
 
-type blockRow struct {
-	CommitteeID string    `json:"committee_id"`
-	Phone       string    `json:"phone"`
-	Reason      string    `json:"reason"`
-	Source      string    `json:"source"`
-	At          time.Time `json:"at"`
-}
-
-func (b blockRow) committee() string {
+// blocklistOf names b's blocklist.
+func blocklistOf(b httpserver.BlockJSON) string {
 	if b.CommitteeID == "" {
 		return "all committees"
 	}
@@ -490,10 +391,10 @@ type blocklistListCommand struct {
 }
 
 func (c *blocklistListCommand) Run(ctx context.Context, s *stdio) error {
-	return getList(ctx, &c.apiFlags, "blocklist list", "/api/v1/blocklist", query("committee", c.Committee), c.JSON, s, func(bs []blockRow) *table {
+	return getList(ctx, &c.apiFlags, "blocklist list", "/api/v1/blocklist", query("committee", c.Committee), c.JSON, s, func(bs []httpserver.BlockJSON) *table {
 		t := newTable("PHONE", "COMMITTEE", "REASON", "SOURCE", "SINCE")
 		for _, b := range bs {
-			t.add(b.Phone, b.committee(), b.Reason, b.Source, stamp(b.At))
+			t.add(b.Phone, blocklistOf(b), b.Reason, b.Source, stamp(b.At))
 		}
 		return t
 	})
@@ -509,12 +410,12 @@ type blocklistAddCommand struct {
 
 func (c *blocklistAddCommand) Run(ctx context.Context, s *stdio) error {
 	in := map[string]string{"phone": c.Phone, "committee": c.Committee, "reason": c.Reason}
-	var b blockRow
+	var b httpserver.BlockJSON
 	printed, err := send(ctx, &c.apiFlags, "blocklist add", "POST", "/api/v1/blocklist", nil, in, c.JSON, s, &b)
 	if err != nil || printed {
 		return err
 	}
-	fmt.Fprintf(s.out, "blocked %s for %s since %s (%s)\n", b.Phone, b.committee(), stamp(b.At), b.Reason)
+	fmt.Fprintf(s.out, "blocked %s for %s since %s (%s)\n", b.Phone, blocklistOf(b), stamp(b.At), b.Reason)
 	return nil
 }
 
@@ -526,13 +427,13 @@ type blocklistRemoveCommand struct {
 }
 
 func (c *blocklistRemoveCommand) Run(ctx context.Context, s *stdio) error {
-	var b blockRow
+	var b httpserver.BlockJSON
 	path := "/api/v1/blocklist/" + url.PathEscape(c.Phone)
 	printed, err := send(ctx, &c.apiFlags, "blocklist remove", "DELETE", path, query("committee", c.Committee), nil, c.JSON, s, &b)
 	if err != nil || printed {
 		return err
 	}
-	fmt.Fprintf(s.out, "unblocked %s for %s\n", b.Phone, b.committee())
+	fmt.Fprintf(s.out, "unblocked %s for %s\n", b.Phone, blocklistOf(b))
 	return nil
 }
 
@@ -542,16 +443,8 @@ type actionsCommand struct {
 	apiFlags
 }
 
-type actionRow struct {
-	ID     string    `json:"id"`
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Action string    `json:"action"`
-	Detail string    `json:"detail"`
-}
-
 func (c *actionsCommand) Run(ctx context.Context, s *stdio) error {
-	return getList(ctx, &c.apiFlags, "actions", "/api/v1/actions", nil, c.JSON, s, func(as []actionRow) *table {
+	return getList(ctx, &c.apiFlags, "actions", "/api/v1/actions", nil, c.JSON, s, func(as []httpserver.ActionJSON) *table {
 		t := newTable("AT", "ACTOR", "ACTION", "DETAIL")
 		for _, a := range as {
 			t.add(stamp(a.At), a.Actor, a.Action, a.Detail)
