@@ -18,6 +18,7 @@ import (
 
 	"github.com/shortcode/shortcode/carrier/sim"
 	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/donation/donationtest"
 )
 
 // These tests drive the donor pages (SPEC §4.5, issue 8) in a real headless
@@ -265,7 +266,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("GET /t/demo: %d", st)
 		}
 		text := pageText(t, ctx)
-		for _, want := range termsElements {
+		for _, want := range donationtest.TermsElements {
 			if !strings.Contains(text, want) {
 				t.Errorf("terms page does not show %q", want)
 			}
@@ -419,28 +420,6 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// termsElements are the SPEC §4.5 elements of the demo program's terms.
-var termsElements = []string{
-	// the certification
-	"I am a United States citizen or a lawful permanent resident",
-	"I am 18 years of age or older.",
-	"made from my own funds", "I will not be reimbursed for it by anyone",
-	"I am not a federal government contractor.",
-	"is not paid for by a corporation, labor organization or other business",
-	// what the words mean
-	"A foreign national is", "A federal government contractor is",
-	// the program's limits and prices
-	"$5, $10, $15, $20", "at most $20 in one message", "at most $50 per calendar month and in any 31 days",
-	"at most $200 per election cycle",
-	// the bill, fees, refunds, care, HELP/STOP, privacy
-	"appears on your next mobile phone bill as a charge from short code 62262",
-	"receives less than the amount you give", "To ask for a refund",
-	"Customer care: support@example.org.", "Text HELP to 62262", "Text STOP to 62262", "Privacy.",
-	"not tax deductible", "Paid for by Demo Committee for Testing.",
-	// the committee
-	"Demo Committee for Testing", "committee C99999999",
 }
 
 // expire moves the expiry of the donation with token into the past, as

@@ -246,3 +246,26 @@ func (f *Statuses) Got() []Status {
 	defer f.mu.Unlock()
 	return append([]Status(nil), f.statuses...)
 }
+
+// TermsElements are the SPEC §4.5 elements the demo program's full-terms
+// page must show, word for word, for the tests of its page and its browser.
+var TermsElements = []string{
+	// the certification
+	"I am a United States citizen or a lawful permanent resident",
+	"I am 18 years of age or older.",
+	"made from my own funds", "I will not be reimbursed for it by anyone",
+	"I am not a federal government contractor.",
+	"is not paid for by a corporation, labor organization or other business",
+	// what the words mean
+	"A foreign national is", "A federal government contractor is",
+	// the program's limits and prices
+	"$5, $10, $15, $20", "at most $20 in one message", "at most $50 per calendar month and in any 31 days",
+	"at most $200 per election cycle",
+	// the bill, fees, refunds, care, HELP/STOP, privacy
+	"appears on your next mobile phone bill as a charge from short code 62262",
+	"receives less than the amount you give", "To ask for a refund",
+	"Customer care: support@example.org.", "Text HELP to 62262", "Text STOP to 62262", "Privacy.",
+	"not tax deductible", "Paid for by Demo Committee for Testing.",
+	// the committee
+	"Demo Committee for Testing", "committee C99999999",
+}

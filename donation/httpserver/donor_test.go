@@ -179,26 +179,7 @@ func TestTermsPage(t *testing.T) {
 			t.Fatalf("GET /t/demo: %d %s", p.status, p.header.Get("Content-Type"))
 		}
 		body := html.UnescapeString(p.body)
-		for _, want := range []string{
-			// the certification
-			"I am a United States citizen or a lawful permanent resident",
-			"I am 18 years of age or older.",
-			"made from my own funds", "I will not be reimbursed for it by anyone",
-			"I am not a federal government contractor.",
-			"is not paid for by a corporation, labor organization or other business",
-			// what the words mean
-			"A foreign national is", "A federal government contractor is",
-			// the program's limits and prices
-			"$5, $10, $15, $20", "at most $20 in one message", "at most $50 per calendar month and in any 31 days",
-			"at most $200 per election cycle",
-			// the bill, fees, refunds, care, HELP/STOP, privacy
-			"appears on your next mobile phone bill as a charge from short code 62262",
-			"receives less than the amount you give", "To ask for a refund",
-			"Customer care: support@example.org.", "Text HELP to 62262", "Text STOP to 62262", "Privacy.",
-			"not tax deductible", "Paid for by Demo Committee for Testing.",
-			// the committee
-			"Demo Committee for Testing", "committee C99999999",
-		} {
+		for _, want := range donationtest.TermsElements {
 			if !strings.Contains(body, want) {
 				t.Errorf("terms page lacks %q", want)
 			}
