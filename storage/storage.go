@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"strings"
 	"time"
 
@@ -58,6 +59,24 @@ var (
 // program is already mapped to another program on the same short code.
 var ErrKeywordTaken = donation.NewError(donation.Conflict, "keyword already taken on this short code")
 
+// withOneRoundTrip turns on lib/pq's binary_parameters unless the DSN sets
+// it: a statement with arguments then goes to the server in one round trip
+// (parse, bind and execute together) instead of two, which nearly halves
+// the time an MO's transaction holds its number's lock.
+func withOneRoundTrip(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn // lib/pq reports the DSN's error
+	}
+	q := u.Query()
+	if q.Has("binary_parameters") {
+		return dsn
+	}
+	q.Set("binary_parameters", "yes")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // DB is a shortcode database, SQLite or PostgreSQL.
 type DB struct {
 	db     *sqlx.DB
@@ -74,13 +93,14 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	)
 	name := Postgres
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		db, err = sqlx.Open(Postgres, dsn)
+		db, err = sqlx.Open(Postgres, withOneRoundTrip(dsn))
 		if err == nil {
-			// Keep a few connections warm for bursts of Update, and bound
-			// them so that a burst waits for a connection instead of
-			// exhausting the server's; no code path holds two at once.
+			// Bound the connections so that a burst waits for one instead
+			// of exhausting the server's (no code path holds two at once),
+			// and keep them all open through it: a connection closed for
+			// want of an idle slot costs a new server process to replace.
 			db.SetMaxOpenConns(32)
-			db.SetMaxIdleConns(8)
+			db.SetMaxIdleConns(32)
 			db.SetConnMaxIdleTime(5 * time.Minute)
 		}
 	} else {
