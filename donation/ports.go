@@ -84,6 +84,9 @@ type OutboxMT struct {
 	ClaimedUntil time.Time
 }
 
+// SentMT is an MT the gateway took, and the message id it gave it.
+type SentMT struct{ ID, SID string }
+
 // Outbox is the queue of MTs written in the same transaction as the state
 // change that caused them, then sent until the gateway accepts them.
 type Outbox interface {
@@ -93,8 +96,10 @@ type Outbox interface {
 	// out after they were queued are cancelled, not returned, except the
 	// opt-out confirmation.
 	PendingMTs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutboxMT, error)
-	// MarkSent records the gateway's acceptance and message id.
-	MarkSent(ctx context.Context, id, sid string, now time.Time) error
+	// MarkAllSent records the gateway's acceptance of each MT and its
+	// message id, all at once; it returns the ids of those that had left
+	// the queue meanwhile.
+	MarkAllSent(ctx context.Context, sent []SentMT, now time.Time) (gone []string, err error)
 	// MarkRetry counts a failed attempt and schedules the next; unknown
 	// says the attempt may have reached the gateway.
 	MarkRetry(ctx context.Context, id, lastErr string, next time.Time, unknown bool) error

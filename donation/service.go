@@ -61,6 +61,8 @@ type Service struct {
 	ChargeLease time.Duration
 	// Workers is how many charges are in flight at once; 8 when zero.
 	Workers int
+	// Senders is how many MTs are being sent at once; 32 when zero.
+	Senders int
 	// RateLimit is how many MOs a phone number may send in a minute before
 	// the next ones are recorded but not answered (SPEC §11); 20 when zero.
 	// STOP is honoured whatever the rate.
@@ -591,7 +593,7 @@ func (s *Service) retryCharge(ctx context.Context, d Donation) error {
 	})
 }
 
-// SendPending hands due outbox MTs to the gateway, a few at once, and
+// SendPending hands due outbox MTs to the gateway, up to Senders at once, and
 // returns how many the gateway took. The outbox gives at most one MT per
 // number at a time, so a number's texts go out in order: an MT that fails
 // waits with backoff, and the later ones wait behind it.
@@ -603,11 +605,8 @@ func (s *Service) retryCharge(ctx context.Context, d Donation) error {
 // never sent twice because its first answer was lost (SPEC §12.1).
 func (s *Service) SendPending(ctx context.Context) (int, error) {
 	now := s.now()
-	workers := s.Workers
-	if workers <= 0 {
-		workers = 8
-	}
-	mts, err := s.Outbox.PendingMTs(ctx, now, 4*workers, s.sendLease())
+	workers := s.senders()
+	mts, err := s.Outbox.PendingMTs(ctx, now, workers, s.sendLease())
 	if err != nil {
 		return 0, fmt.Errorf("pending mts: %w", err)
 	}
@@ -623,7 +622,7 @@ func (s *Service) SendPending(ctx context.Context) (int, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ok, err := s.sendOne(ctx, m)
+			ok, err := s.sendOne(ctx, m, s.markSent)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -636,6 +635,71 @@ func (s *Service) SendPending(ctx context.Context) (int, error) {
 	}
 	wg.Wait()
 	return sent, errors.Join(errs...)
+}
+
+func (s *Service) senders() int {
+	if s.Senders > 0 {
+		return s.Senders
+	}
+	return 32
+}
+
+// sendLoop is Run's outbox worker. It keeps up to Senders sends under way
+// and claims more as soon as one ends, rather than sending a batch and
+// waiting for its slowest send: a reply never waits behind another
+// number's slow send. A number's next MT is claimable only once its
+// previous one is marked, so each number's texts still go one at a time
+// and in order.
+func (s *Service) sendLoop(ctx context.Context, every time.Duration) {
+	n := s.senders()
+	done := make(chan struct{}, n) // one per send under way: never blocks
+	marks := newSentMarks(s.Outbox, s.now)
+	marking, stopMarking := context.WithCancel(context.WithoutCancel(ctx))
+	go marks.run(marking)
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait() // every send has its mark written, or gave up on it
+		stopMarking()
+	}()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	busy := 0
+	for {
+		if busy < n {
+			mts, err := s.Outbox.PendingMTs(ctx, s.now(), n-busy, s.sendLease())
+			if err != nil && ctx.Err() == nil {
+				s.log().Error("send", "err", err)
+			}
+			for _, m := range mts {
+				busy++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := s.sendOne(ctx, m, marks.mark); err != nil && ctx.Err() == nil {
+						s.log().Error("send", "err", err)
+					}
+					done <- struct{}{}
+				}()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			busy--
+			// Claim once for every send that has ended by now.
+			for drained := false; !drained; {
+				select {
+				case <-done:
+					busy--
+				default:
+					drained = true
+				}
+			}
+		case <-s.sendWake:
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Service) sendLease() time.Duration {
@@ -665,8 +729,18 @@ func (s *Service) callContext(ctx context.Context, until time.Time) (context.Con
 	return c, cancel, true
 }
 
-// sendOne makes one attempt at a claimed MT and records its outcome.
-func (s *Service) sendOne(ctx context.Context, m OutboxMT) (bool, error) {
+// markSent records one MT the gateway took, alone.
+func (s *Service) markSent(ctx context.Context, id, sid string) error {
+	gone, err := s.Outbox.MarkAllSent(ctx, []SentMT{{ID: id, SID: sid}}, s.now())
+	if err == nil && len(gone) > 0 {
+		err = fmt.Errorf("mt %s: %w", id, ErrNotFound)
+	}
+	return err
+}
+
+// sendOne makes one attempt at a claimed MT and records its outcome;
+// markSent records the gateway's acceptance.
+func (s *Service) sendOne(ctx context.Context, m OutboxMT, markSent func(ctx context.Context, id, sid string) error) (bool, error) {
 	attempted := func(outcome MTOutcome) {
 		s.observer().MTAttempted(outcome, s.now().Sub(m.CreatedAt))
 	}
@@ -679,7 +753,7 @@ func (s *Service) sendOne(ctx context.Context, m OutboxMT) (bool, error) {
 			return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(backoff(m.Attempts)), true))
 		case sid != "":
 			attempted(MTSent)
-			return true, s.mark(ctx, m, "sent", s.Outbox.MarkSent(ctx, m.ID, sid, s.now()))
+			return true, s.mark(ctx, m, "sent", markSent(ctx, m.ID, sid))
 		}
 	}
 	callCtx, cancel, ok := s.callContext(ctx, m.ClaimedUntil)
@@ -691,7 +765,7 @@ func (s *Service) sendOne(ctx context.Context, m OutboxMT) (bool, error) {
 	switch {
 	case err == nil:
 		attempted(MTSent)
-		return true, s.mark(ctx, m, "sent", s.Outbox.MarkSent(ctx, m.ID, sid, s.now()))
+		return true, s.mark(ctx, m, "sent", markSent(ctx, m.ID, sid))
 	case errors.Is(err, ErrUnsubscribed):
 		attempted(MTFailed)
 		if err := s.mark(ctx, m, "failed", s.Outbox.MarkFailed(ctx, m.ID, err.Error(), s.now())); err != nil {
@@ -826,7 +900,10 @@ func (s *Service) Run(ctx context.Context) {
 		}
 	}
 	go loop("charge", s.chargeWake, poll, s.ChargePending)
-	go loop("send", s.sendWake, poll, s.SendPending)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		s.sendLoop(ctx, poll)
+	}()
 	go loop("expire", nil, poll*5, s.ExpireDue)
 	for range 3 {
 		<-done

@@ -263,28 +263,70 @@ func (db *DB) markPending(ctx context.Context, what, id, set string, args []any,
 // has left the queue nobody needs its PIN or page token again.
 const redact = `body = COALESCE(redacted_body, body), redacted_body = NULL, in_flight = FALSE, claimed_until = NULL`
 
-// MarkSent records that the gateway accepted a pending MT as sid, then
-// applies the status callbacks that arrived for sid before it was stored.
-// An MT cancelled while its send was under way is marked sent too: it was.
+// MarkSent records that the gateway accepted a pending MT as sid: MarkAllSent
+// for one MT, an error wrapping donation.ErrNotFound when it had left the
+// queue.
 func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error {
-	if err := db.markPending(ctx, "sent", id, `status = ?, sid = ?, sent_at = ?, `+redact,
-		[]any{statusSent, sid, stamp(now)}, statusPending, statusCancelled); err != nil {
-		return err
+	gone, err := db.MarkAllSent(ctx, []donation.SentMT{{ID: id, SID: sid}}, now)
+	if err == nil && len(gone) > 0 {
+		err = fmt.Errorf("mark MT %s sent: %w", id, donation.ErrNotFound)
+	}
+	return err
+}
+
+// MarkAllSent records that the gateway accepted each MT as its sid, in one
+// statement, then applies the status callbacks that arrived for those sids
+// before they were stored. An MT cancelled while its send was under way is
+// marked sent too: it was. It returns the ids that were neither pending
+// nor cancelled (unknown, or marked already).
+func (db *DB) MarkAllSent(ctx context.Context, sent []donation.SentMT, now time.Time) ([]string, error) {
+	if len(sent) == 0 {
+		return nil, nil
+	}
+	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", len(sent)), ", ")
+	args := make([]any, 0, 2*len(sent)+4)
+	sids := make([]string, len(sent))
+	for i, m := range sent {
+		args = append(args, m.ID, m.SID)
+		sids[i] = m.SID
+	}
+	args = append(args, statusSent, stamp(now), statusPending, statusCancelled)
+	var marked []string
+	err := db.db.SelectContext(ctx, &marked, db.rebind(`WITH v (id, sid) AS (VALUES `+values+`)
+		UPDATE outbox SET status = ?, sid = v.sid, sent_at = ?, `+redact+`
+		FROM v WHERE outbox.id = v.id AND outbox.status IN (?, ?) RETURNING outbox.id`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("mark %d MTs sent: %w", len(sent), err)
+	}
+	got := make(map[string]bool, len(marked))
+	for _, id := range marked {
+		got[id] = true
+	}
+	var gone []string
+	for _, m := range sent {
+		if !got[m.ID] {
+			gone = append(gone, m.ID)
+		}
 	}
 	var early []struct {
+		SID       string                  `db:"sid"`
 		Status    donation.DeliveryStatus `db:"status"`
 		ErrorCode string                  `db:"error_code"`
 		At        stamp                   `db:"at"`
 	}
-	if err := db.db.SelectContext(ctx, &early, db.rebind(`SELECT status, error_code, at FROM status_callbacks WHERE sid = ? ORDER BY at`), sid); err != nil {
-		return fmt.Errorf("mark MT %s sent: status callbacks: %w", id, err)
+	q, qargs, err := sqlx.In(`SELECT sid, status, error_code, at FROM status_callbacks WHERE sid IN (?) ORDER BY at`, sids)
+	if err == nil {
+		err = db.db.SelectContext(ctx, &early, db.rebind(q), qargs...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mark %d MTs sent: status callbacks: %w", len(sent), err)
 	}
 	for _, e := range early {
-		if err := db.applyStatus(ctx, sid, e.Status, e.ErrorCode, time.Time(e.At)); err != nil {
-			return err
+		if err := db.applyStatus(ctx, e.SID, e.Status, e.ErrorCode, time.Time(e.At)); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return gone, nil
 }
 
 // MarkRetry counts a failed attempt of a pending MT and schedules the next;

@@ -472,11 +472,20 @@ func TestOutbox(t *testing.T) {
 			t.Fatalf("after a2 failed, PendingMTs = %v, want a3 b1", got)
 		}
 		// Sent: never pending again, and delivery statuses only go forward.
-		if err := db.MarkSent(ctx, a3, "SMsid3", t0.Add(time.Second)); err != nil {
-			t.Fatal(err)
+		// Several at once, as the sender's batches do: the unknown one is
+		// said to have left the queue, the others are marked.
+		gone, err := db.MarkAllSent(ctx, []donation.SentMT{{ID: a3, SID: "SMsid3"}, {ID: "nope", SID: "SMnope"}, {ID: b1, SID: "SMsidb"}}, t0.Add(time.Second))
+		if err != nil || !reflect.DeepEqual(gone, []string{"nope"}) {
+			t.Fatalf("MarkAllSent(a3, nope, b1) = %v, %v; want [nope]", gone, err)
 		}
-		if err := db.MarkSent(ctx, b1, "SMsidb", t0.Add(time.Second)); err != nil {
-			t.Fatal(err)
+		for phone, sid := range map[string]string{phoneA: "SMsid3", phoneB: "SMsidb"} {
+			recs, err := db.OutboxRecords(ctx, phone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := recs[len(recs)-1]; last.Status != "sent" || last.SID != sid || last.InFlight {
+				t.Errorf("after MarkAllSent, %s's last MT = %+v, want sent as %s", phone, last, sid)
+			}
 		}
 		if got := claim(now.Add(time.Hour)); len(got) != 0 {
 			t.Fatalf("after everything was sent, PendingMTs = %v", got)
