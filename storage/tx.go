@@ -80,16 +80,26 @@ func (db *DB) begin(ctx context.Context) (*sqlx.Tx, error) {
 	return db.db.BeginTxx(ctx, opts)
 }
 
-// lockPhone takes the per-number lock for the rest of the transaction.
+// lockPhone takes the per-number lock for the rest of the transaction. On
+// SQLite, BEGIN IMMEDIATE already holds the database's write lock. On
+// PostgreSQL most MOs come from a number seen before, whose row one
+// SELECT ... FOR UPDATE locks; a new number's row is inserted first (ON
+// CONFLICT: two servers may race to) and then locked.
 func (db *DB) lockPhone(ctx context.Context, stx *sqlx.Tx, phone string) error {
+	if db.driver != Postgres {
+		return nil
+	}
+	lock := func() error {
+		var got string
+		return stx.GetContext(ctx, &got, stx.Rebind(`SELECT phone FROM phones WHERE phone = ? FOR UPDATE`), phone)
+	}
+	if err := lock(); !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
 	if _, err := stx.ExecContext(ctx, stx.Rebind(`INSERT INTO phones (phone) VALUES (?) ON CONFLICT DO NOTHING`), phone); err != nil {
 		return err
 	}
-	if db.driver != Postgres {
-		return nil // BEGIN IMMEDIATE already holds the database's write lock
-	}
-	var got string
-	return stx.GetContext(ctx, &got, stx.Rebind(`SELECT phone FROM phones WHERE phone = ? FOR UPDATE`), phone)
+	return lock()
 }
 
 // tx is donation.Tx over one transaction of Update.
