@@ -151,6 +151,7 @@ func TestExitCodes(t *testing.T) {
 		{args: []string{"serve", "--nope"}, code: 2, err: "unknown flag --nope"},
 		{args: []string{"serve", "--rate-limit", "ten"}, code: 2, err: "--rate-limit"},
 		{args: []string{"serve", "--rate-limit", "0"}, code: 2, err: "--rate-limit 0"},
+		{args: []string{"serve", "--senders", "0"}, code: 2, err: "--senders 0"},
 		{args: []string{"serve"}, env: []string{"SHORTCODE_CHARGE_LEASE=soon"}, code: 2, err: "--charge-lease"},
 		{args: []string{"serve", "--log-level", "loud"}, code: 2, err: "--log-level"},
 		{args: []string{"sim"}, code: 2, err: "--twilio-auth-token is required"},

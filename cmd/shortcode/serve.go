@@ -83,6 +83,10 @@ type Main struct {
 	// Limits bound the HTTP clients of the service and of the embedded
 	// simulator; zero fields mean the defaults.
 	Limits httpserver.Limits
+	// Profile serves the Go profiles under /debug/pprof/ to admins.
+	Profile bool
+	// Senders is how many MTs are sent at once (32 when zero).
+	Senders int
 	Log    *slog.Logger
 
 	// Set once Start returns.
@@ -127,6 +131,8 @@ type serveCommand struct {
 	ChargeLease      time.Duration `default:"30s" help:"How long a charge attempt is left to the server making it before another server (or a restart) may retry it."`
 	SendLease        time.Duration `default:"30s" help:"How long an MT being sent is left to the server sending it before another server (or a restart) looks for it at the gateway and sends it if it is not there."`
 	SendTimeout      time.Duration `default:"10s" help:"Longest wait for the gateway's answer to one MT."`
+	Senders          int           `default:"32" help:"How many MTs are handed to the gateway at once; a number's MTs still go one at a time, in order."`
+	Pprof            bool          `help:"Serve the Go runtime's profiles under /debug/pprof/ to admin tokens (docs/performance.md)."`
 	limitFlags       `embed:""`
 	logFlags         `embed:""`
 }
@@ -147,6 +153,8 @@ func (c *serveCommand) Validate() error {
 		return fmt.Errorf("--send-lease %v: want a duration of at least 1s", c.SendLease)
 	case c.MergeDelay < 10*time.Millisecond:
 		return fmt.Errorf("--merge-delay %v: want at least 10ms", c.MergeDelay)
+	case c.Senders <= 0:
+		return fmt.Errorf("--senders %d: want a positive number", c.Senders)
 	case c.SendTimeout <= 0:
 		return fmt.Errorf("--send-timeout %v: want a positive duration", c.SendTimeout)
 	case c.WitnessTimeout <= 0:
@@ -165,7 +173,7 @@ func (c *serveCommand) main(w io.Writer) *Main {
 		Carriers: c.Carriers, PINKey: c.PINKey, LogKey: c.LogKey, MergeDelay: c.MergeDelay, RateLimit: c.RateLimit,
 		Witnesses: c.Witness, WitnessKeys: c.WitnessKey, WitnessTimeout: c.WitnessTimeout,
 		ChargeBackoff: c.ChargeBackoff, ChargeLease: c.ChargeLease, SendLease: c.SendLease, SendTimeout: c.SendTimeout,
-		Limits: limits,
+		Limits: limits, Profile: c.Pprof, Senders: c.Senders,
 		Log:    c.logger(w),
 	}
 }
@@ -271,10 +279,11 @@ func (m *Main) Start(ctx context.Context) error {
 		SendLease:     m.SendLease,
 		SendTimeout:   m.SendTimeout,
 		RateLimit:     m.RateLimit,
+		Senders:       m.Senders,
 		Sender: &twilio.Client{
 			BaseURL: apiURL, AccountSID: m.TwilioAccountSID, AuthToken: m.TwilioAuthToken,
 			StatusCallback: m.PublicURL + twilio.StatusPath,
-			HTTP:           &http.Client{Timeout: 15 * time.Second},
+			HTTP:           outbound(15*time.Second, cmp.Or(m.Senders, 32)),
 		},
 		Poll: cmp.Or(m.Poll, 500*time.Millisecond),
 	}
@@ -284,6 +293,9 @@ func (m *Main) Start(ctx context.Context) error {
 	hs := httpserver.New(m.Log, db, db.Ready, version())
 	hs.Requests = m.Metrics
 	hs.Mount(m.Metrics)
+	if m.Profile {
+		hs.Mount(httpserver.Profiler{})
+	}
 	hs.Mount(&twilio.Webhook{AuthToken: m.TwilioAuthToken, AccountSID: m.TwilioAccountSID, PublicURL: m.PublicURL,
 		MOs: svc, Statuses: m.Metrics.Deliveries(db), Log: m.Log})
 	hs.TokenRoutes(db, func() time.Time { return time.Now().UTC() }, nil)
@@ -464,7 +476,20 @@ func (m *Main) router() (*carrier.Router, error) {
 	default:
 		return nil, errors.New("no carriers: set --carriers or run the embedded simulator (--sim-addr)")
 	}
-	return carrier.NewRouter(cfg, &http.Client{Timeout: 15 * time.Second})
+	// Lookups come from every MO with a keyword at once, besides the
+	// charge workers.
+	return carrier.NewRouter(cfg, outbound(15*time.Second, 64))
+}
+
+// outbound is a client for calls to the gateway or the carriers that keeps
+// up to conns idle connections to each host: Go's default keeps 2, so
+// under load nearly every call would dial anew and leave a socket in
+// TIME_WAIT.
+func outbound(timeout time.Duration, conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = conns
+	t.MaxIdleConns = max(t.MaxIdleConns, 4*conns)
+	return &http.Client{Timeout: timeout, Transport: t}
 }
 
 // every runs f now and then at each tick until ctx is done.
