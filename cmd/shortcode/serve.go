@@ -87,7 +87,7 @@ type Main struct {
 	Profile bool
 	// Senders is how many MTs are sent at once (32 when zero).
 	Senders int
-	Log    *slog.Logger
+	Log     *slog.Logger
 
 	// Set once Start returns.
 	URL     string // where the service listens, e.g. http://127.0.0.1:8080
@@ -174,7 +174,7 @@ func (c *serveCommand) main(w io.Writer) *Main {
 		Witnesses: c.Witness, WitnessKeys: c.WitnessKey, WitnessTimeout: c.WitnessTimeout,
 		ChargeBackoff: c.ChargeBackoff, ChargeLease: c.ChargeLease, SendLease: c.SendLease, SendTimeout: c.SendTimeout,
 		Limits: limits, Profile: c.Pprof, Senders: c.Senders,
-		Log:    c.logger(w),
+		Log: c.logger(w),
 	}
 }
 
