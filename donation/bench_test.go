@@ -2,12 +2,17 @@ package donation_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/shortcode/shortcode/compliance"
+	"github.com/shortcode/shortcode/donation"
 	"github.com/shortcode/shortcode/donation/auditlog"
+	"github.com/shortcode/shortcode/donation/donationtest"
 	"github.com/shortcode/shortcode/storage"
 	"github.com/shortcode/shortcode/storage/storagetest"
 )
@@ -100,4 +105,94 @@ func benchDonation(b *testing.B, db *storage.DB, withLog bool) {
 		<-done
 	}
 	h.checkInvariants(phones...)
+}
+
+// BenchmarkHandleMO measures the service's handling of one MO, from the
+// webhook's hand-off to its commit, on each store with 10^4 donations
+// stored and, with -stored 1000000, with 10^6 as well (filling takes a
+// minute or two): the per-MO cost as the history grows. Donors are numbers
+// with four donations in their history; each alternates GIVE 5 (a lookup,
+// the caps over that history, a reservation) and NO (its release):
+//
+//	go test ./donation -run '^$' -bench HandleMO -stored 1000000
+func BenchmarkHandleMO(b *testing.B) {
+	sizes := []int{10_000}
+	if *stored > 10_000 {
+		sizes = append(sizes, *stored)
+	}
+	for _, driver := range storagetest.Drivers {
+		for _, n := range sizes {
+			b.Run(fmt.Sprintf("%s/stored=%d", driver, n), func(b *testing.B) {
+				if driver == storage.Postgres && !storagetest.PostgresAvailable() {
+					b.Skip("no PostgreSQL configured")
+				}
+				h := newHarness(b, storagetest.OpenFilled(b, driver, n), nil)
+				b.ResetTimer()
+				for i := range b.N {
+					phone := storagetest.Filled(i/2, n)
+					body := "GIVE 5"
+					if i%2 == 1 {
+						body = "NO"
+					}
+					h.seq++
+					if err := h.svc.HandleMO(h.ctx, donation.MO{Gateway: "bench", MessageID: fmt.Sprintf("SM%032d", h.seq),
+						From: phone, To: shortCode, Body: body}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+var stored = flag.Int("stored", 10_000, "donations stored before BenchmarkHandleMO (10^4, and this many if more)")
+
+// BenchmarkMachine measures the pure state machine's step for the MOs of
+// one whole donation (keyword with amount, YES, PIN), with no store.
+func BenchmarkMachine(b *testing.B) {
+	p := compliance.DemoProgram("https://sc.example")
+	line := &donation.Line{Country: "US", Carrier: donationtest.DefaultCarrier, Type: donation.Postpaid}
+	key := []byte("bench PIN key, 32 bytes long....")
+	rnd := mrand.NewChaCha8([32]byte{2})
+	id := 0
+	input := func(sub donation.Subscriber, open *donation.Donation) donation.Input {
+		return donation.Input{
+			PINKey: key, Now: start, Programs: []compliance.Program{p}, Subscriber: sub, Open: open, Line: line,
+			Usage:   func(string) ([]compliance.Entry, error) { return nil, nil },
+			Blocked: func(string) (bool, error) { return false, nil },
+			NewID:   func() string { id++; return fmt.Sprint("d", id) },
+			NewPIN: func() string {
+				return fmt.Sprintf("%06d", rnd.Uint64()%1_000_000)
+			},
+			NewToken: func() string { return "token" },
+			NewSalt:  func() (s [16]byte) { return s },
+		}
+	}
+	for i := 0; b.Loop(); i++ {
+		sub := donation.Subscriber{Phone: "+12125550100", ShortCode: shortCode}
+		var open *donation.Donation
+		pin := ""
+		for _, text := range []string{"GIVE 5", "YES", ""} {
+			if text == "" {
+				text = pin
+			}
+			res, err := donation.HandleMO(input(sub, open), donation.MO{Gateway: "bench", MessageID: fmt.Sprint("SM", i, text), From: sub.Phone, To: shortCode, Body: text, At: start})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sub = res.Subscriber
+			if len(res.Donations) > 0 {
+				d := res.Donations[0]
+				open = &d
+			}
+			for _, mt := range res.MTs {
+				if m := pinRE.FindStringSubmatch(mt.Body); m != nil {
+					pin = m[1]
+				}
+			}
+		}
+		if sub.State != donation.Charging {
+			b.Fatalf("after the PIN, subscriber = %+v, want charging", sub)
+		}
+	}
 }

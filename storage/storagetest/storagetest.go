@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -51,7 +52,11 @@ func Each(t *testing.T, fn func(t *testing.T, db *storage.DB)) {
 // PostgreSQL dropped) when the test ends.
 func Open(t testing.TB, driver string) *storage.DB {
 	t.Helper()
-	dsn := DSN(t, driver)
+	return openDSN(t, driver, DSN(t, driver))
+}
+
+func openDSN(t testing.TB, driver, dsn string) *storage.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	db, err := storage.Open(ctx, dsn)
@@ -188,3 +193,51 @@ func Sequence(t testing.TB, db *storage.DB) int64 {
 	}
 	return int64(len(es))
 }
+
+// OpenFilled is Open with n completed donations already stored, as years
+// of history: n/4 numbers with four donations each on the demo program,
+// all in 2020, each with the three MOs and three sent MTs of its
+// conversation. It is for measuring how the per-MO cost grows with the
+// history; the numbers are +13105550000 onwards (Filled).
+func OpenFilled(t testing.TB, driver string, n int) *storage.DB {
+	t.Helper()
+	dsn := DSN(t, driver)
+	db := openDSN(t, driver, dsn)
+	raw, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	const at = "'2020-06-01T12:00:00.000000000Z'"
+	phone := func(i string) string { return `'+1' || CAST(3105550000 + (` + i + `) % ` + strconv.Itoa(max(n/4, 1)) + ` AS TEXT)` }
+	series := `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ` + strconv.Itoa(n) + `) `
+	for _, q := range []string{
+		series + `INSERT INTO donations (id, program_id, committee_id, phone, short_code, amount, status,
+			created_at, reserved_at, received_at, certified_at, expires_at, pin_hash, pin_tries, token,
+			charge_posted_at, correlator, server_ref, decline_reason, finished_at, carrier)
+			SELECT 'fill-' || CAST(i AS TEXT), 'demo', 'C99999999', ` + phone("i") + `, '62262', 500, 'completed',
+			` + at + `, ` + at + `, ` + at + `, ` + at + `, ` + at + `, '', 0, '', ` + at + `,
+			'fill-' || CAST(i AS TEXT), 'ref-' || CAST(i AS TEXT), '', ` + at + `, 'SimTel' FROM s`,
+		series + `INSERT INTO mos (gateway, message_id, phone, short_code, body, received_at)
+			SELECT 'fill', 'SMfill' || CAST(i AS TEXT) || '-' || CAST(k AS TEXT), ` + phone("i") + `, '62262', 'GIVE 5', ` + at + `
+			FROM s, (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) AS ks`,
+		series + `INSERT INTO outbox (id, phone, short_code, body, donation_id, mo_id, status, attempts, last_error,
+			created_at, next_attempt_at, sent_at, sid, kind)
+			SELECT '1591012800000000000-' || CAST(i AS TEXT) || '-' || CAST(k AS TEXT), ` + phone("i") + `, '62262', 'filled',
+			'fill-' || CAST(i AS TEXT), '', 'sent', 1, '', ` + at + `, ` + at + `, ` + at + `, 'SMfill' || CAST(i AS TEXT) || '-' || CAST(k AS TEXT), ''
+			FROM s, (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) AS ks`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("fill %d donations: %v", n, err)
+		}
+	}
+	if driver == storage.Postgres {
+		if _, err := raw.Exec(`ANALYZE`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// Filled returns the i-th number OpenFilled stored donations for.
+func Filled(i, n int) string { return "+1" + strconv.Itoa(3105550000+i%max(n/4, 1)) }
