@@ -209,7 +209,9 @@ func OpenFilled(t testing.TB, driver string, n int) *storage.DB {
 	}
 	defer raw.Close()
 	const at = "'2020-06-01T12:00:00.000000000Z'"
-	phone := func(i string) string { return `'+1' || CAST(3105550000 + (` + i + `) % ` + strconv.Itoa(max(n/4, 1)) + ` AS TEXT)` }
+	phone := func(i string) string {
+		return `'+1' || CAST(3105550000 + (` + i + `) % ` + strconv.Itoa(max(n/4, 1)) + ` AS TEXT)`
+	}
 	series := `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ` + strconv.Itoa(n) + `) `
 	for _, q := range []string{
 		series + `INSERT INTO donations (id, program_id, committee_id, phone, short_code, amount, status,
