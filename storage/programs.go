@@ -41,8 +41,17 @@ func (db *DB) UpdatePrograms(ctx context.Context, fn func(program.Tx) error) err
 	if err := fn(&programTx{tx: stx}); err != nil {
 		return err
 	}
+	if db.driver == Postgres {
+		// Sent at the commit, to every server's program cache.
+		if _, err := stx.ExecContext(ctx, `SELECT pg_notify($1, '')`, programsChannel); err != nil {
+			return fmt.Errorf("programs: notify: %w", err)
+		}
+	}
 	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("programs: commit: %w", err)
+	}
+	if db.programs != nil {
+		db.programs.forget() // this server's next read sees its own change
 	}
 	return nil
 }
@@ -208,6 +217,13 @@ const programSelect = `SELECT p.config AS config, c.config AS committee
 // by id. Inactive programs take no new donations, but their donors' STOP and
 // HELP still work.
 func (db *DB) Programs(ctx context.Context, shortCode string) ([]compliance.Program, error) {
+	if db.programs != nil {
+		return db.programs.get(ctx, shortCode, db.readPrograms)
+	}
+	return db.readPrograms(ctx, shortCode)
+}
+
+func (db *DB) readPrograms(ctx context.Context, shortCode string) ([]compliance.Program, error) {
 	ps, err := selectPrograms(ctx, db.db, `WHERE p.short_code = ? ORDER BY p.active DESC, p.id`, shortCode)
 	if err != nil {
 		return nil, fmt.Errorf("programs on %s: %w", shortCode, err)

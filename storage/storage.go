@@ -79,8 +79,9 @@ func withOneRoundTrip(dsn string) string {
 
 // DB is a shortcode database, SQLite or PostgreSQL.
 type DB struct {
-	db     *sqlx.DB
-	driver string
+	db       *sqlx.DB
+	driver   string
+	programs *programCache // PostgreSQL only: SQLite reads cost no round trip
 }
 
 // Open connects to a database without migrating it (see Migrate). A dsn
@@ -126,14 +127,23 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open %s database: %w", name, err)
 	}
-	return &DB{db: db, driver: name}, nil
+	d := &DB{db: db, driver: name}
+	if name == Postgres {
+		d.programs = newProgramCache(withOneRoundTrip(dsn))
+	}
+	return d, nil
 }
 
 // Driver returns "sqlite" or "postgres".
 func (db *DB) Driver() string { return db.driver }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	if db.programs != nil {
+		db.programs.close()
+	}
+	return db.db.Close()
+}
 
 // Migrate brings the schema up to date; it is a no-op on an up-to-date
 // database. On PostgreSQL a session advisory lock makes concurrent Migrate
