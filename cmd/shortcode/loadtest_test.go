@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -8,9 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/shortcode/shortcode/carrier/loadtest"
 	"github.com/shortcode/shortcode/carrier/sim"
+	"github.com/shortcode/shortcode/carrier/twilio"
+	"github.com/shortcode/shortcode/cmd/shortcode/internal/client"
 	"github.com/shortcode/shortcode/compliance/certlog"
+	"github.com/shortcode/shortcode/donation/auth"
 	"github.com/shortcode/shortcode/storage"
 	"github.com/shortcode/shortcode/storage/storagetest"
 )
@@ -165,5 +173,56 @@ func TestLoadtestUsage(t *testing.T) {
 				t.Errorf("stderr %q, want %q and the hint", r.stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadtestInProcess runs the load test's parts in this process against
+// serve's Main, so that `go test -race` watches the donors, the gateway and
+// the check together.
+func TestLoadtestInProcess(t *testing.T) {
+	gw := loadtest.NewGateway(defaultAccountSID, "test-token", nil)
+	api := httptest.NewServer(gw)
+	defer api.Close()
+	m := startMainWith(t, storage.SQLite, func(m *Main) {
+		m.TwilioAPIURL, m.MergeDelay = api.URL, 50*time.Millisecond
+	})
+	cl, err := client.New(m.URL, tokenFor(t, m, auth.Auditor), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := loadtest.ReadProgram(ctx, loadtestAPI{cl}, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := loadtest.NewScript(p, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers, err := loadtest.NewNumbers(loadtest.RandomBlock(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := loadtest.Run(ctx, loadtest.Config{
+		Webhook: &loadtest.Webhook{URL: m.URL + twilio.SMSPath, SignURL: m.PublicURL + twilio.SMSPath,
+			AccountSID: defaultAccountSID, AuthToken: "test-token", HTTP: &http.Client{Timeout: 15 * time.Second}},
+		Gateway: gw, Script: script, Numbers: numbers,
+		Donors: 5, Duration: time.Second, Drain: 10 * time.Second, Timeout: 10 * time.Second,
+	})
+	if res.Completed == 0 || res.Failed != 0 || len(res.Errors) != 0 {
+		t.Fatalf("%d conversations completed, %d failed, errors %v", res.Completed, res.Failed, res.Errors)
+	}
+	vkey, _ := certlog.VerifierKey(testLogKey)
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker := &loadtest.Checker{API: loadtestAPI{cl}, SimURL: m.SimURL, HTTP: http.DefaultClient, Verifier: v, Settle: 5 * time.Second}
+	rep, err := checker.Check(ctx, p, res.Conversations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Hold || rep.Donations != res.Completed || rep.ChargedCents != int64(500*res.Completed) {
+		t.Errorf("%d completed; the check: %+v", res.Completed, rep)
 	}
 }
