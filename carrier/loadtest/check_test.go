@@ -163,6 +163,12 @@ func TestCheck(t *testing.T) {
 		{name: "a receipt but no completed donation", gifts: three, want: []int{1}, change: func(in *loadtest.Input, _ note.Verifier) {
 			in.Conversations = append(in.Conversations, loadtest.Conversation{Phone: phoneB, Amount: 1000, Completed: true})
 		}},
+		{name: "a donation completed after its donor was cut off", gifts: three, change: func(in *loadtest.Input, _ note.Verifier) {
+			in.Conversations[2].Completed = false
+		}},
+		{name: "a donation completed with no PIN sent", gifts: three, want: []int{1, 3}, change: func(in *loadtest.Input, _ note.Verifier) {
+			in.Conversations[2].Completed, in.Conversations[2].PINSid = false, ""
+		}},
 		{name: "refunds are not charges", gifts: three, change: func(in *loadtest.Input, _ note.Verifier) {
 			in.Ledger = append(in.Ledger, sim.Charge{Kind: sim.KindRefund, ServerRef: "SR8", Reference: "R1", Phone: phoneA, Amount: 1000})
 		}},
