@@ -50,6 +50,8 @@ type cli struct {
 	Audit auditCommand `cmd:"" help:"The certification log: checkpoint, export, show, proof (through the API); verify, verify-proof (offline)."`
 	Keys  keysCommand  `cmd:"" help:"Make the certification log's signer and verifier keys."`
 
+	Loadtest loadtestCommand `cmd:"" help:"Virtual donors give through a running serve while this plays their gateway; then SPEC §10's invariants 1-3 are checked."`
+
 	VersionCmd versionCommand `cmd:"" name:"version" help:"Print the version."`
 	HelpCmd    helpCommand    `cmd:"" name:"help" help:"Show help for a command."`
 }
