@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,8 +20,12 @@ import (
 // URL, signed with the auth token over SignURL, posted again after a 5xx
 // answer or a connection error, with doubling waits.
 type Webhook struct {
-	URL        string // where to post, e.g. http://127.0.0.1:8080/gateways/twilio/sms
-	SignURL    string // what serve signs over: its --public-url and the path
+	URL     string // where to post, e.g. http://127.0.0.1:8080/gateways/twilio/sms
+	SignURL string // what serve signs over: its --public-url and the path
+	// Also are more servers' webhook URLs, behind the same public URL as
+	// a load balancer would put them: each number's MOs go to one of URL
+	// and Also, chosen by the number, so that several servers share it.
+	Also       []string
 	AccountSID string
 	AuthToken  string
 	HTTP       *http.Client
@@ -66,9 +71,17 @@ func (h *Webhook) Send(ctx context.Context, from, to, body string) (string, []At
 	form := params.Encode()
 	attempts := cmp.Or(h.Attempts, sim.DefaultAttempts)
 	wait := cmp.Or(h.Backoff, sim.DefaultBackoff)
+	target := h.URL
+	if len(h.Also) > 0 {
+		f := fnv.New32a()
+		io.WriteString(f, from)
+		if i := int(f.Sum32() % uint32(len(h.Also)+1)); i > 0 {
+			target = h.Also[i-1]
+		}
+	}
 	var out []Attempt
 	for {
-		a := h.post(ctx, sig, form)
+		a := h.post(ctx, target, sig, form)
 		out = append(out, a)
 		if (a.Err == nil && a.Status < 500) || len(out) >= attempts || ctx.Err() != nil {
 			return sid, out
@@ -85,9 +98,9 @@ func (h *Webhook) Send(ctx context.Context, from, to, body string) (string, []At
 }
 
 // post makes one signed post.
-func (h *Webhook) post(ctx context.Context, sig, form string) Attempt {
+func (h *Webhook) post(ctx context.Context, target, sig, form string) Attempt {
 	a := Attempt{At: time.Now(), BytesOut: int64(len(form))}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, strings.NewReader(form))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form))
 	if err != nil {
 		a.Err = err
 		return a

@@ -46,10 +46,11 @@ type loadtestCommand struct {
 	Numbers   string        `placeholder:"+1NPANXX" help:"The donors' numbers: the 10,000 of this exchange, postpaid US lines of the simulator (default: a random block, fresh for each run)."`
 	PerNumber int           `name:"per-number" default:"4" help:"Conversations a number has at most: keep their amounts under the program's caps and their MOs under serve's --rate-limit."`
 
-	Listen           string `default:"127.0.0.1:8090" placeholder:"HOST:PORT" help:"Where the load test's Twilio Messages API listens: serve's --twilio-api-url."`
-	PublicURL        string `name:"public-url" placeholder:"URL" help:"serve's --public-url, which webhook signatures are computed over (default --server)."`
-	TwilioAuthToken  string `name:"twilio-auth-token" required:"" help:"serve's --twilio-auth-token: signs the MOs and is the Messages API's password."`
-	TwilioAccountSID string `name:"twilio-account-sid" default:"${sim_account_sid}" help:"serve's --twilio-account-sid."`
+	Listen           string   `default:"127.0.0.1:8090" placeholder:"HOST:PORT" help:"Where the load test's Twilio Messages API listens: serve's --twilio-api-url."`
+	PublicURL        string   `name:"public-url" placeholder:"URL" help:"serve's --public-url, which webhook signatures are computed over (default --server)."`
+	Also             []string `placeholder:"URL" help:"More servers on the same database, with the same --public-url and --twilio-auth-token: each number's MOs go to one of --server and these, chosen by the number. Repeat, or separate with commas."`
+	TwilioAuthToken  string   `name:"twilio-auth-token" required:"" help:"serve's --twilio-auth-token: signs the MOs and is the Messages API's password."`
+	TwilioAccountSID string   `name:"twilio-account-sid" default:"${sim_account_sid}" help:"serve's --twilio-account-sid."`
 
 	Sim    string        `default:"http://127.0.0.1:8081" placeholder:"URL" help:"The carrier simulator serve charges through (its --sim-addr), whose ledger the check reads."`
 	Key    string        `placeholder:"VKEY" help:"The certification log's verifier key, to check the checkpoints' signatures (default: not checked; the inclusion proofs are)."`
@@ -136,11 +137,15 @@ func (c *loadtestCommand) Run(ctx context.Context, s *stdio) error {
 	if public == "" {
 		public = server
 	}
+	var also []string
+	for _, u := range c.Also {
+		also = append(also, strings.TrimSuffix(u, "/")+twilio.SMSPath)
+	}
 	conns := max(c.Donors, min(c.MaxOpen, 1000))
 	hc := &http.Client{Timeout: 15 * time.Second, // Twilio's webhook timeout
 		Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 90 * time.Second}}
 	cfg := loadtest.Config{
-		Webhook: &loadtest.Webhook{URL: server + twilio.SMSPath, SignURL: public + twilio.SMSPath,
+		Webhook: &loadtest.Webhook{URL: server + twilio.SMSPath, SignURL: public + twilio.SMSPath, Also: also,
 			AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken, HTTP: hc},
 		Gateway: gw, Script: script, Numbers: numbers,
 		Donors: c.Donors, Rate: c.Rate, MaxOpen: c.MaxOpen,

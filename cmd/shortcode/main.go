@@ -11,6 +11,7 @@
 //	shortcode keys generate --origin NAME   the certification log's signer and verifier keys
 //	shortcode audit verify                  verify an export of the log, offline (docs/audit.md)
 //	shortcode audit verify-proof FILE       verify a record's proof file, offline
+//	shortcode loadtest --donors N | --rate MOS   load a running serve as its gateway; check SPEC §10 (1)-(3) (an auditor --token)
 //	shortcode version                       print the version (also --version)
 //	shortcode help [COMMAND]                help for a command (also -h, --help)
 //
