@@ -373,7 +373,7 @@ var knownDefects = map[string]struct {
 }
 
 // tolerateDefects says whether the known defects are tolerated.
-const tolerateDefects = true
+const tolerateDefects = false
 
 // defect is the known defect case c runs into, or "".
 func (h *hostile) defect(c hcase) string {
