@@ -94,7 +94,8 @@ type Main struct {
 	SimURL  string // where the embedded simulator listens, if any
 	Sim     *sim.Sim
 	Store   *storage.DB
-	Metrics *metrics.Metrics // served at GET /metrics
+	Metrics *metrics.Metrics   // served at GET /metrics
+	HTTP    *httpserver.Server // the routes served at URL, for tests that walk them
 
 	srv, simSrv *http.Server
 	cancel      context.CancelFunc
@@ -317,6 +318,7 @@ func (m *Main) Start(ctx context.Context) error {
 		return err
 	}
 	hs.LogRoutes(db, verifier)
+	m.HTTP = hs
 	r := hs.Handler()
 	m.srv, ln = httpserver.NewHTTPServer(r, ln, m.Limits)
 	m.goServe(m.srv, ln)
