@@ -85,6 +85,10 @@ func (s *Server) routePage(method, path string, h HandlerFunc) {
 	}
 	s.router.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pageHeaders(w.Header())
+		if err := plainText(r); err != nil {
+			s.writePageError(w, r, err)
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxPageBody)
 		}
@@ -232,7 +236,15 @@ func paragraphs(text string) []paragraph {
 }
 
 func (s *Server) termsPage(w http.ResponseWriter, r *http.Request, d Donor) error {
-	q := r.URL.Query()
+	q, err := Query(r, "v", "format")
+	if err != nil {
+		return err
+	}
+	switch f := q.Get("format"); f {
+	case "", "html", "text":
+	default:
+		return fmt.Errorf("format %.40q: want html or text: %w", f, donation.ErrInvalid)
+	}
 	page, err := d.Terms(r.Context(), mux.Vars(r)["program"], q.Get("v"))
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/shortcode/shortcode/donation"
 )
@@ -49,5 +51,39 @@ func DecodeJSON(r *http.Request, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("body: data after the JSON object: %w", donation.ErrInvalid)
 	}
+	// The decoder turns bytes that are not UTF-8 into U+FFFD, but keeps
+	// an escaped NUL, which PostgreSQL refuses to store.
+	if hasNUL(reflect.ValueOf(v)) {
+		return fmt.Errorf("body: a string holds a NUL (\\u0000): %w", donation.ErrInvalid)
+	}
 	return nil
+}
+
+// hasNUL reports whether any string reachable from v holds a NUL.
+func hasNUL(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		return strings.ContainsRune(v.String(), 0)
+	case reflect.Pointer, reflect.Interface:
+		return !v.IsNil() && hasNUL(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() && hasNUL(v.Field(i)) {
+				return true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if hasNUL(v.Index(i)) {
+				return true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if hasNUL(it.Key()) || hasNUL(it.Value()) {
+				return true
+			}
+		}
+	}
+	return false
 }

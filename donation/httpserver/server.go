@@ -18,9 +18,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -136,6 +138,10 @@ func (s *Server) wrap(roles []auth.Role, maxBody int64, h HandlerFunc) http.Hand
 			}
 			r = r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok))
 		}
+		if err := plainText(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
@@ -146,6 +152,34 @@ func (s *Server) wrap(roles []auth.Role, maxBody int64, h HandlerFunc) http.Hand
 }
 
 type tokenKey struct{}
+
+// plainText refuses a path variable or query parameter that is not UTF-8
+// text or holds a NUL: no route takes one, and PostgreSQL refuses to
+// compare text with either (a 500 instead of the 400 it deserves).
+func plainText(r *http.Request) error {
+	for name, v := range mux.Vars(r) {
+		if !isText(v) {
+			return fmt.Errorf("path: %s: not UTF-8 text: %w", name, donation.ErrInvalid)
+		}
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil // the handler's Query says what is wrong
+	}
+	for name, vs := range q {
+		for _, v := range append(vs, name) {
+			if !isText(v) {
+				return fmt.Errorf("query parameter %.40q: not UTF-8 text: %w", name, donation.ErrInvalid)
+			}
+		}
+	}
+	return nil
+}
+
+// isText reports whether s is UTF-8 without a NUL.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
 
 // Caller returns the token a request was authenticated with.
 func Caller(ctx context.Context) (auth.Token, bool) {
