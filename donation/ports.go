@@ -82,6 +82,10 @@ type OutboxMT struct {
 	// ClaimedUntil is when the claim of PendingMTs ends; no gateway call
 	// about the MT may outlast it.
 	ClaimedUntil time.Time
+	// Cancel is set on an Unknown MT to a number that opted out since: it
+	// is looked up at the gateway, and cancelled if it is not there,
+	// never sent.
+	Cancel bool
 }
 
 // SentMT is an MT the gateway took, and the message id it gave it.
@@ -105,6 +109,9 @@ type Outbox interface {
 	MarkRetry(ctx context.Context, id, lastErr string, next time.Time, unknown bool) error
 	// MarkFailed gives up on an MT the gateway refused for good.
 	MarkFailed(ctx context.Context, id, reason string, now time.Time) error
+	// MarkCancelled drops an MT to a number that opted out, known not to
+	// have reached the gateway.
+	MarkCancelled(ctx context.Context, id string, now time.Time) error
 	// KnownSIDs returns which of sids are already recorded for an MT.
 	KnownSIDs(ctx context.Context, sids []string) (map[string]bool, error)
 }

@@ -756,6 +756,11 @@ func (s *Service) sendOne(ctx context.Context, m OutboxMT, markSent func(ctx con
 			return true, s.mark(ctx, m, "sent", markSent(ctx, m.ID, sid))
 		}
 	}
+	if m.Cancel {
+		// Not at the gateway, and the number opted out since: never sent.
+		s.log().Info("mt to an opted-out number not found at the gateway; cancelled", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To))
+		return false, s.mark(ctx, m, "cancelled", s.Outbox.MarkCancelled(ctx, m.ID, s.now()))
+	}
 	callCtx, cancel, ok := s.callContext(ctx, m.ClaimedUntil)
 	if !ok {
 		return false, nil // the claim runs out; whoever takes it next resolves it first

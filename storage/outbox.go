@@ -171,11 +171,18 @@ func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease ti
 		return nil, fmt.Errorf("pending MTs: %w", err)
 	}
 	var cancel, claim []string
+	resolveOnly := map[string]bool{}
 	for _, r := range rows {
-		if r.OptedOut && r.Kind != string(donation.OptOutConfirmation) {
-			cancel = append(cancel, r.ID)
-		} else {
+		switch {
+		case !r.OptedOut || r.Kind == string(donation.OptOutConfirmation):
 			claim = append(claim, r.ID)
+		case r.InFlight:
+			// It may have reached the donor: claimed to be looked up at
+			// the gateway, recorded sent if it is there, else cancelled.
+			claim = append(claim, r.ID)
+			resolveOnly[r.ID] = true
+		default:
+			cancel = append(cancel, r.ID)
 		}
 	}
 	// One statement each for every cancellation and every claim, rather
@@ -218,7 +225,7 @@ func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease ti
 			continue // cancelled, or another server claimed it first
 		}
 		m := r.mt()
-		m.Unknown, m.ClaimedUntil = r.InFlight, until
+		m.Unknown, m.ClaimedUntil, m.Cancel = r.InFlight, until, resolveOnly[r.ID]
 		out = append(out, m)
 	}
 	return out, nil
@@ -334,6 +341,13 @@ func (db *DB) MarkAllSent(ctx context.Context, sent []donation.SentMT, now time.
 func (db *DB) MarkRetry(ctx context.Context, id, lastErr string, next time.Time, unknown bool) error {
 	return db.markPending(ctx, "for retry", id, `attempts = attempts + 1, last_error = ?, next_attempt_at = ?, in_flight = ?, claimed_until = NULL`,
 		[]any{lastErr, stamp(next), unknown})
+}
+
+// MarkCancelled cancels a pending MT to a number that opted out, once it is
+// known not to have reached the gateway.
+func (db *DB) MarkCancelled(ctx context.Context, id string, now time.Time) error {
+	return db.markPending(ctx, "cancelled", id, `status = ?, cancelled_at = ?, `+redact,
+		[]any{statusCancelled, stamp(now)})
 }
 
 // MarkFailed gives up on a pending MT the gateway refused for good.

@@ -380,7 +380,7 @@ func (t *tx) putMTs(ctx context.Context, mts []donation.MT, now time.Time, moID 
 // sender finds the opt-out and cancels it then.
 func (t *tx) dropQueued(ctx context.Context, phone, shortCode string, now time.Time) error {
 	_, err := t.exec(ctx, `UPDATE outbox SET status = ?, cancelled_at = ?, `+redact+`
-		WHERE phone = ? AND short_code = ? AND status = ?
+		WHERE phone = ? AND short_code = ? AND status = ? AND NOT in_flight
 		AND NOT (claimed_until IS NOT NULL AND claimed_until > ?)`,
 		statusCancelled, stamp(now), phone, shortCode, statusPending, stamp(now))
 	if err != nil {
