@@ -428,3 +428,53 @@ func TestTwoServersOneKilled(t *testing.T) {
 	settle(t, c, g, dsn, b)
 	b.stop()
 }
+
+// TestStopKeepsATakenMTsRecord: an MT the gateway took, but whose answer
+// the server never got (a timeout), is looked up at the gateway before it
+// is sent again. If the donor opts out meanwhile, the MT is cancelled
+// without that look-up: the outbox says it was never sent, with no sid,
+// while the donor has it, and the donation's transcript (SPEC §8, audit
+// show) lacks a text the donor received. TestCrash meets it after kills
+// (its tally's "taken but recorded cancelled").
+func TestStopKeepsATakenMTsRecord(t *testing.T) {
+	dsn, addr, g := chaosPostgres(t)
+	// The gateway takes each MT at once and answers 3 s later, long after
+	// the server's --send-timeout of 500 ms.
+	g.SetFaults(sim.Faults{MessagesLatency: 3 * time.Second})
+	srv := serve(t, addr, chaosArgs(dsn, g)...)
+	number := "+13125553000"
+	p := &phone{c: &crowd{sim: g.Sim}, number: number}
+	say := func(body string) {
+		d, err := g.SendMO(context.Background(), sim.PhoneMO{From: number, To: "62262", Body: body})
+		if err != nil || d.Status != http.StatusOK {
+			t.Fatalf("%s: %+v, %v", body, d, err)
+		}
+	}
+	say("GIVE 10")
+	if got := p.next(10 * time.Second); !reConfirm.MatchString(got) {
+		t.Fatalf("got %q, want the confirmation", got)
+	}
+	say("STOP") // the donor read the confirmation and opted out
+	g.SetFaults(sim.Faults{})
+	if got := p.next(10 * time.Second); !reStopped.MatchString(got) {
+		t.Fatalf("got %q, want the opt-out confirmation", got)
+	}
+	drain(t, dsn, 10*time.Second)
+	srv.stop()
+
+	db, err := storage.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.OutboxRecords(context.Background(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := g.Messages(number)
+	confirmation := got[len(got)-1]
+	if len(recs) != 2 || recs[0].Status != "sent" || recs[0].SID != confirmation.SID {
+		t.Errorf("the gateway took the confirmation as %s, but the outbox says:\n%s",
+			confirmation.SID, textsAndOutbox(got, recs))
+	}
+}
