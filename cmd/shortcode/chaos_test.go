@@ -196,13 +196,16 @@ type crowd struct {
 	dupRate  float64 // chance of an MO delivered twice
 	wait     time.Duration
 
-	mos                            *moLog
-	closing                        atomic.Bool
-	delivering                     atomic.Int64 // MOs being delivered now
-	numbers                        atomic.Int64
-	conversations, receipts, stops atomic.Int64
-	declines, silences, unknown    atomic.Int64
-	wg                             sync.WaitGroup
+	mos        *moLog
+	closing    atomic.Bool  // no new conversations
+	delivering atomic.Int64 // MOs being delivered now
+	wg         sync.WaitGroup
+
+	numbers, conversations, receipts, declines, stops atomic.Int64
+	// unknown counts the texts no donor expects; silences the acknowledged
+	// MOs with no answer within wait, and odd those of numbers all of
+	// whose MOs were acknowledged (each should have had its answer).
+	unknown, silences, odd atomic.Int64
 }
 
 func newCrowd(t *testing.T, s *sim.Sim, prefix string, seed uint64) *crowd {
@@ -242,9 +245,9 @@ func (c *crowd) finish(within time.Duration) {
 
 func (c *crowd) String() string {
 	sent, acked := c.mos.counts()
-	return fmt.Sprintf("%d numbers, %d conversations, %d receipts, %d declines, %d STOPs, %d MOs sent (%d acknowledged), %d silences, %d unexpected texts",
+	return fmt.Sprintf("%d numbers, %d conversations, %d receipts, %d declines, %d STOPs, %d MOs sent (%d acknowledged), %d silences (%d of numbers with every MO acknowledged), %d unexpected texts",
 		c.numbers.Load(), c.conversations.Load(), c.receipts.Load(), c.declines.Load(), c.stops.Load(), sent, acked,
-		c.silences.Load(), c.unknown.Load())
+		c.silences.Load(), c.odd.Load(), c.unknown.Load())
 }
 
 // phone is one donor's number and the texts it has read.
@@ -253,6 +256,10 @@ type phone struct {
 	number string
 	rng    *rand.Rand
 	seen   int
+	// unacked counts the MOs the webhook never acknowledged: sent again,
+	// they may be answered twice or once, and a donor may then wait for
+	// an answer that is not due.
+	unacked int
 }
 
 // life is one number's conversations, until it reaches the cap or the run
@@ -318,8 +325,13 @@ func (p *phone) ask(body string) string {
 				return text
 			}
 			p.c.silences.Add(1)
+			if p.unacked == 0 {
+				p.c.odd.Add(1)
+				p.c.t.Logf("%s: no answer within %v to %q, though every MO of the number was acknowledged", p.number, p.c.wait, body)
+			}
 			return ""
 		}
+		p.unacked++
 		// Not acknowledged: the server is down, or died before it
 		// answered (then the MO may be stored, and its answer comes).
 		if text := p.next(2 * time.Second); text != "" {
@@ -332,8 +344,10 @@ func (p *phone) say(body string) bool {
 	p.c.delivering.Add(1)
 	defer p.c.delivering.Add(-1)
 	dup := p.rng.Float64() < p.c.dupRate
-	d, err := p.c.sim.SendMO(context.Background(), sim.PhoneMO{From: p.number, To: "62262", Body: body, Duplicate: dup})
-	return p.c.mos.add(p.number, d, err)
+	// The error says the MO was not delivered, or its duplicate was not;
+	// the Delivery's Status tells whether the first was acknowledged.
+	d, _ := p.c.sim.SendMO(context.Background(), sim.PhoneMO{From: p.number, To: "62262", Body: body, Duplicate: dup})
+	return p.c.mos.add(p.number, d)
 }
 
 // next returns the oldest text the phone has not read, waiting up to

@@ -237,7 +237,7 @@ func TestConcurrentDuplicateMOs(t *testing.T) {
 						break
 					}
 				}
-				mos.add(number, sim.Delivery{SID: form.Get("MessageSid"), Status: codes[0]}, nil)
+				mos.add(number, sim.Delivery{SID: form.Get("MessageSid"), Status: codes[0]})
 				return p.next(20 * time.Second)
 			}
 			if !reConfirm.MatchString(say("GIVE 10")) {

@@ -38,9 +38,10 @@ func newMOLog() *moLog {
 }
 
 // add records one delivery of an MO from phone; it returns whether the
-// webhook acknowledged it.
-func (l *moLog) add(phone string, d sim.Delivery, err error) bool {
-	ok := err == nil && d.Status >= 200 && d.Status < 300
+// webhook acknowledged it: Status, the answer to the first delivery, is 2xx
+// only then, even if a duplicate delivery then failed.
+func (l *moLog) add(phone string, d sim.Delivery) bool {
+	ok := d.Status >= 200 && d.Status < 300
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sent++

@@ -67,7 +67,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 					return
 				}
 				answered.Add(1)
-				c.mos.add(number, sim.Delivery{SID: form.Get("MessageSid"), Status: code}, nil)
+				c.mos.add(number, sim.Delivery{SID: form.Get("MessageSid"), Status: code})
 			}
 		}()
 	}
