@@ -316,7 +316,11 @@ func (c *crowd) life(rng *rand.Rand, number string) {
 }
 
 // ask sends body until the webhook acknowledges it, and returns the next
-// text the phone receives, or "" when none comes in time (counted).
+// text the phone receives, or "" when none comes in time (counted). Every
+// MO a donor sends is answered, so a silence is an error unless an MO of
+// the number was sent again after no acknowledgement: then it may have
+// been answered twice, or once, and the donor may be waiting for an
+// answer already read.
 func (p *phone) ask(body string) string {
 	for {
 		acked := p.say(body)
@@ -327,7 +331,7 @@ func (p *phone) ask(body string) string {
 			p.c.silences.Add(1)
 			if p.unacked == 0 {
 				p.c.odd.Add(1)
-				p.c.t.Logf("%s: no answer within %v to %q, though every MO of the number was acknowledged", p.number, p.c.wait, body)
+				p.c.t.Errorf("%s: no answer within %v to %q, though every MO of the number was acknowledged", p.number, p.c.wait, body)
 			}
 			return ""
 		}
