@@ -250,8 +250,8 @@ func (c *crowd) String() string {
 		c.silences.Load(), c.odd.Load(), c.unknown.Load())
 }
 
-// phone is one donor's number and the texts it has read.
-type phone struct {
+// donorPhone is one donor's number and the texts it has read.
+type donorPhone struct {
 	c      *crowd
 	number string
 	rng    *rand.Rand
@@ -265,7 +265,7 @@ type phone struct {
 // life is one number's conversations, until it reaches the cap or the run
 // ends.
 func (c *crowd) life(rng *rand.Rand, number string) {
-	p := &phone{c: c, number: number, rng: rng}
+	p := &donorPhone{c: c, number: number, rng: rng}
 	var pin string
 	text := ""
 	for {
@@ -321,7 +321,7 @@ func (c *crowd) life(rng *rand.Rand, number string) {
 // the number was sent again after no acknowledgement: then it may have
 // been answered twice, or once, and the donor may be waiting for an
 // answer already read.
-func (p *phone) ask(body string) string {
+func (p *donorPhone) ask(body string) string {
 	for {
 		acked := p.say(body)
 		if acked {
@@ -344,7 +344,7 @@ func (p *phone) ask(body string) string {
 	}
 }
 
-func (p *phone) say(body string) bool {
+func (p *donorPhone) say(body string) bool {
 	p.c.delivering.Add(1)
 	defer p.c.delivering.Add(-1)
 	dup := p.rng.Float64() < p.c.dupRate
@@ -356,7 +356,7 @@ func (p *phone) say(body string) bool {
 
 // next returns the oldest text the phone has not read, waiting up to
 // within for one; "" when none came.
-func (p *phone) next(within time.Duration) string {
+func (p *donorPhone) next(within time.Duration) string {
 	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
 		if msgs := p.c.sim.Messages(p.number); len(msgs) > p.seen {
 			p.seen++

@@ -214,7 +214,7 @@ func TestConcurrentDuplicateMOs(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			number := fmt.Sprintf("+1312555%04d", 2000+i)
-			p := &phone{c: &crowd{sim: g.Sim}, number: number}
+			p := &donorPhone{c: &crowd{sim: g.Sim}, number: number}
 			say := func(body string) string {
 				form := moForm(number, "62262", body)
 				var copies sync.WaitGroup
@@ -443,7 +443,7 @@ func TestStopKeepsATakenMTsRecord(t *testing.T) {
 	g.SetFaults(sim.Faults{MessagesLatency: 3 * time.Second})
 	srv := serve(t, addr, chaosArgs(dsn, g)...)
 	number := "+13125553000"
-	p := &phone{c: &crowd{sim: g.Sim}, number: number}
+	p := &donorPhone{c: &crowd{sim: g.Sim}, number: number}
 	say := func(body string) {
 		d, err := g.SendMO(context.Background(), sim.PhoneMO{From: number, To: "62262", Body: body})
 		if err != nil || d.Status != http.StatusOK {
