@@ -79,8 +79,7 @@ type tally struct {
 	Texts                   int
 	InFlightAtStop          int // texts claimed before a STOP and taken by the gateway after it
 	// TakenUnrecorded counts texts the gateway took whose MT is recorded
-	// cancelled (or failed), with no sid: an opt-out cancelled it while it
-	// was being sent.
+	// cancelled (or failed), with no sid; each fails the check.
 	TakenUnrecorded int
 }
 
@@ -323,7 +322,10 @@ func (inv invariants) checkTexts(t *testing.T, db *storage.DB, phone string, y *
 			t.Errorf("invariant 5: %s received %q (%s), which no MT of the outbox is: a text sent twice", masked, m.Body, m.SID)
 			continue
 		}
+		// An MT whose send outcome was unknown is looked up at the
+		// gateway before anything cancels it, so this is a defect.
 		y.TakenUnrecorded++
+		t.Errorf("invariant 5: %s received %q (%s), whose MT is recorded %s with no sid", masked, m.Body, m.SID, unknown[i].Status)
 		bySID[m.SID] = unknown[i]
 		unknown = slices.Delete(unknown, i, i+1)
 	}
