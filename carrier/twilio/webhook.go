@@ -151,6 +151,10 @@ func (w *Webhook) HandleSMS(rw http.ResponseWriter, r *http.Request) error {
 		return invalid("From is not an E.164 phone number")
 	case mo.To == "":
 		return invalid("To is required")
+	case form["Body"] == nil:
+		return invalid("Body is required")
+	case nameBetweenBodyAndFrom(form):
+		return invalid("a parameter sorts between Body and From, where Twilio sends none")
 	case plusAfterFrom(form):
 		return invalid("a parameter other than From, To and Body holds a '+'")
 	case w.MOs == nil:
@@ -296,6 +300,22 @@ func (w *Webhook) checkForm(r *http.Request, form url.Values) error {
 func plusAfterFrom(form url.Values) bool {
 	for name, v := range form {
 		if name > "From" && name != "To" && strings.Contains(v[0], "+") {
+			return true
+		}
+	}
+	return false
+}
+
+// nameBetweenBodyAndFrom reports whether a parameter's name sorts between
+// Body and From, where Twilio's SMS webhook has none. Refusing those (and a
+// form without Body) keeps the end of Body, or the name Body itself, from
+// being re-split into a parameter nobody reads: "Body=END" re-cut as
+// "Body=" and "END=", under the same signature and MessageSid, would
+// record the message as empty, and the genuine delivery would then be a
+// duplicate: an opt-out lost (found by FuzzWebhookResplit).
+func nameBetweenBodyAndFrom(form url.Values) bool {
+	for name := range form {
+		if name > "Body" && name < "From" {
 			return true
 		}
 	}

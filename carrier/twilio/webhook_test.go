@@ -175,7 +175,12 @@ func TestWebhookSMS(t *testing.T) {
 		{name: "OKExtraFields", form: moForm(func(f url.Values) { f.Set("FromCountry", "US"); f.Set("SmsStatus", "received") }), status: 200, calls: 1, wantMO: &wantMO},
 		{name: "EmptyBody", form: moForm(func(f url.Values) { f.Set("Body", "") }), status: 200, calls: 1,
 			wantMO: &donation.MO{Gateway: "twilio", MessageID: wantMO.MessageID, From: wantMO.From, To: wantMO.To, Body: "", At: testNow}},
-		{name: "NoBodyField", form: moForm(func(f url.Values) { f.Del("Body") }), status: 200, calls: 1},
+		// Twilio always sends Body, empty for a picture alone; without it,
+		// or with a name sorting between Body and From, the form may be a
+		// captured one re-cut under its signature, its text lost.
+		{name: "NoBodyField", form: moForm(func(f url.Values) { f.Del("Body") }), status: 400},
+		{name: "BodyEndCutIntoAName", form: moForm(func(f url.Values) { f.Set("Body", ""); f.Set("END", "") }), status: 400},
+		{name: "BodyRenamed", form: moForm(func(f url.Values) { f.Del("Body"); f.Set("BodyS", "TART") }), status: 400},
 		{name: "InvalidUTF8Cleaned", form: moForm(func(f url.Values) { f.Set("Body", "STOP\x00\xff") }), status: 200, calls: 1,
 			wantMO: &donation.MO{Gateway: "twilio", MessageID: wantMO.MessageID, From: wantMO.From, To: wantMO.To, Body: "STOP\uFFFD", At: testNow}},
 		{name: "OKTwilioShaped", form: twilioForm(nil), status: 200, calls: 1, wantMO: &wantMO, wantTwiML: true},
