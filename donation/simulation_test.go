@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -22,11 +21,22 @@ import (
 
 var (
 	simSeed     = flag.Uint64("seed", 0, "simulation: the first seed (0: a random one, printed)")
-	simSessions = flag.Int("sim.sessions", 10_000, "simulation: donor sessions in all, across seeds")
+	simSessions = flag.Int("sim.sessions", defaultSessions(10_000), "simulation: donor sessions in all, across seeds")
 	simPerSeed  = flag.Int("sim.per-seed", 1000, "simulation: donor sessions per seed")
 	simDriver   = flag.String("sim.driver", storage.SQLite, "simulation: the store, sqlite or postgres")
 	simTrace    = flag.Bool("sim.trace", false, "simulation: log every line of the history")
 )
+
+// defaultSessions is n, or a fiftieth of it under the race detector,
+// which slows the store's SQL (pure Go SQLite) many times over: the race
+// run checks the simulation's goroutines, a run without it the 10^4
+// sessions.
+func defaultSessions(n int) int {
+	if simtest.Race {
+		return n / 50
+	}
+	return n
+}
 
 // regressionSeeds are seeds that once broke an invariant, with the sessions
 // that showed it; they run always.
@@ -102,7 +112,11 @@ func TestSimulationRegressions(t *testing.T) {
 // TestSimulationReplays: a seed replays exactly. Two runs of one seed, on
 // two fresh stores, have the same history, step for step.
 func TestSimulationReplays(t *testing.T) {
-	const seed, sessions = 20270101, 300
+	const seed = 20270101
+	sessions := 300
+	if simtest.Race {
+		sessions = 50
+	}
 	var digests []string
 	var reports []simtest.Report
 	for range 2 {
@@ -122,11 +136,35 @@ func TestSimulationReplays(t *testing.T) {
 	}
 }
 
+// TestSimulationStores: a seed makes one history on SQLite and on
+// PostgreSQL, step for step: the stores behave alike under every fault.
+func TestSimulationStores(t *testing.T) {
+	const seed = 20270202
+	sessions := 150
+	if simtest.Race {
+		sessions = 40
+	}
+	digests := map[string]string{}
+	for _, driver := range storagetest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			cfg := simtest.Config{Seed: seed, Sessions: sessions, DB: openStore(t, driver)}
+			r, err := simtest.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("seed %d on %s: %v", seed, driver, err)
+			}
+			digests[driver] = r.Digest
+		})
+	}
+	if len(digests) == 2 && digests[storage.SQLite] != digests[storage.Postgres] {
+		t.Errorf("seed %d: history digest %s on SQLite, %s on PostgreSQL", seed, digests[storage.SQLite], digests[storage.Postgres])
+	}
+}
+
 // runSeed runs one seed on a fresh store and fails the test, with the
 // command that replays it, if an invariant broke.
 func runSeed(t *testing.T, seed uint64, sessions int) simtest.Report {
 	t.Helper()
-	cfg := simtest.Config{Seed: seed, Sessions: sessions, DB: simStore(t), Visualize: filepath.Join(t.TempDir(), "porcupine.html")}
+	cfg := simtest.Config{Seed: seed, Sessions: sessions, DB: openStore(t, *simDriver), Visualize: filepath.Join(t.TempDir(), "porcupine.html")}
 	if *simTrace {
 		cfg.Trace = func(line string) { t.Log(line) }
 	}
@@ -140,9 +178,9 @@ func runSeed(t *testing.T, seed uint64, sessions int) simtest.Report {
 		t.Fatalf("seed %d, %d sessions: %s: %v\nreplay: go test ./donation -run 'TestSimulation$/seed=%d$' -seed %d -sim.sessions %d -sim.per-seed %d -sim.driver %s -v",
 			seed, sessions, what, err, seed, seed, sessions, sessions, *simDriver)
 	}
-	kinds := slices.Sorted(maps.Keys(r.Faults))
-	t.Logf("seed %d: %d sessions, %d steps, %d MOs, %d MTs, %d completed, %d restarts, %d faults of %d kinds, digest %.16s",
-		seed, r.Sessions, r.Steps, r.MOs, r.MTs, r.Completed, r.Restarts, faultCount(r.Faults), len(kinds), r.Digest)
+	faults, _ := json.Marshal(r.Faults)
+	t.Logf("seed %d: %d sessions, %d steps, %d MOs, %d MTs, %d completed, %d restarts, %d operations, digest %.16s, %d faults %s",
+		seed, r.Sessions, r.Steps, r.MOs, r.MTs, r.Completed, r.Restarts, r.Operations, r.Digest, faultCount(r.Faults), faults)
 	return r
 }
 
@@ -153,13 +191,13 @@ func faultCount(f simtest.Faults) (n int) {
 	return n
 }
 
-// simStore opens a fresh store for one seed. SQLite runs without fsync:
-// the simulation crashes the process, not the machine, and a commit then
-// costs microseconds rather than a disk flush.
-func simStore(t *testing.T) *storage.DB {
+// openStore opens a fresh store of the driver for one seed. SQLite runs
+// without fsync: the simulation crashes the process, not the machine, and
+// a commit then costs no disk flush.
+func openStore(t *testing.T, driver string) *storage.DB {
 	t.Helper()
-	if *simDriver != storage.SQLite {
-		return storagetest.Open(t, *simDriver)
+	if driver != storage.SQLite {
+		return storagetest.Open(t, driver)
 	}
 	ctx := context.Background()
 	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "sim.db")+"?_pragma=synchronous(off)")
