@@ -27,13 +27,13 @@ var (
 	simTrace    = flag.Bool("sim.trace", false, "simulation: log every line of the history")
 )
 
-// defaultSessions is n, or a fiftieth of it under the race detector,
+// defaultSessions is n, or a hundredth of it under the race detector,
 // which slows the store's SQL (pure Go SQLite) many times over: the race
 // run checks the simulation's goroutines, a run without it the 10^4
 // sessions.
 func defaultSessions(n int) int {
 	if simtest.Race {
-		return n / 50
+		return n / 100
 	}
 	return n
 }
@@ -115,7 +115,7 @@ func TestSimulationReplays(t *testing.T) {
 	const seed = 20270101
 	sessions := 300
 	if simtest.Race {
-		sessions = 50
+		sessions = 30
 	}
 	var digests []string
 	var reports []simtest.Report
@@ -142,7 +142,7 @@ func TestSimulationStores(t *testing.T) {
 	const seed = 20270202
 	sessions := 150
 	if simtest.Race {
-		sessions = 40
+		sessions = 30
 	}
 	digests := map[string]string{}
 	for _, driver := range storagetest.Drivers {
