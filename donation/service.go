@@ -80,6 +80,12 @@ type Service struct {
 	// Observer is told what the service did, for metrics; nil observes
 	// nothing.
 	Observer Observer
+	// Jitter spreads the retries of sends and charges; the global
+	// math/rand/v2 source when nil. A simulation seeds it so that a run
+	// replays exactly.
+	Jitter *mrand.Rand
+
+	jitterMu sync.Mutex // Jitter is not safe for concurrent use
 
 	inflight sync.Map // donation ids being charged by this process
 
@@ -588,7 +594,7 @@ func (s *Service) retryCharge(ctx context.Context, d Donation) error {
 			return nil
 		}
 		cur.ChargeAttempts++
-		cur.NextChargeAt = s.now().Add(jitter(base<<min(cur.ChargeAttempts-1, 12), 5*time.Minute))
+		cur.NextChargeAt = s.now().Add(s.jitter(base<<min(cur.ChargeAttempts-1, 12), 5*time.Minute))
 		return tx.Apply(ctx, Result{Donations: []Donation{cur}}, s.now(), "")
 	})
 }
@@ -750,7 +756,7 @@ func (s *Service) sendOne(ctx context.Context, m OutboxMT, markSent func(ctx con
 		case err != nil:
 			attempted(MTRetry)
 			s.log().Warn("mt outcome unknown and not found out; will ask again", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To), "err", err)
-			return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(backoff(m.Attempts)), true))
+			return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(s.backoff(m.Attempts)), true))
 		case sid != "":
 			attempted(MTSent)
 			return true, s.mark(ctx, m, "sent", markSent(ctx, m.ID, sid))
@@ -786,7 +792,7 @@ func (s *Service) sendOne(ctx context.Context, m OutboxMT, markSent func(ctx con
 		unknown := !errors.Is(err, ErrNotSent)
 		s.log().Warn("mt not accepted; will retry", "mt", m.ID, "to", compliance.MaskPhone(m.MT.To),
 			"attempt", m.Attempts+1, "outcome_unknown", unknown, "err", err)
-		return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(backoff(m.Attempts)), unknown))
+		return false, s.mark(ctx, m, "retry", s.Outbox.MarkRetry(ctx, m.ID, err.Error(), s.now().Add(s.backoff(m.Attempts)), unknown))
 	}
 }
 
@@ -834,14 +840,20 @@ func (s *Service) mark(_ context.Context, m OutboxMT, what string, err error) er
 
 // backoff grows from half a second to five minutes, with jitter so many
 // failed MTs do not retry in step.
-func backoff(attempts int) time.Duration {
-	return jitter(500*time.Millisecond<<min(attempts, 10), 5*time.Minute)
+func (s *Service) backoff(attempts int) time.Duration {
+	return s.jitter(500*time.Millisecond<<min(attempts, 10), 5*time.Minute)
 }
 
 // jitter returns a duration between half of min(d, limit) and all of it.
-func jitter(d, limit time.Duration) time.Duration {
+// It draws from Jitter when set.
+func (s *Service) jitter(d, limit time.Duration) time.Duration {
 	d = min(d, limit)
-	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+	if s.Jitter == nil {
+		return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+	}
+	s.jitterMu.Lock()
+	defer s.jitterMu.Unlock()
+	return d/2 + time.Duration(s.Jitter.Int64N(int64(d/2)+1))
 }
 
 // gatewayOptOut records an opt-out the gateway told us about (Twilio 21610):
