@@ -599,7 +599,7 @@ func (s *Service) retryCharge(ctx context.Context, d Donation) error {
 	})
 }
 
-// SendPending hands due outbox MTs to the gateway, up to Senders at once, and
+// SendPending hands due outbox MTs to the gateway, Senders at once, and
 // returns how many the gateway took. The outbox gives at most one MT per
 // number at a time, so a number's texts go out in order: an MT that fails
 // waits with backoff, and the later ones wait behind it.
@@ -612,7 +612,7 @@ func (s *Service) retryCharge(ctx context.Context, d Donation) error {
 func (s *Service) SendPending(ctx context.Context) (int, error) {
 	now := s.now()
 	workers := s.senders()
-	mts, err := s.Outbox.PendingMTs(ctx, now, workers, s.sendLease())
+	mts, err := s.Outbox.PendingMTs(ctx, now, 4*workers, s.sendLease())
 	if err != nil {
 		return 0, fmt.Errorf("pending mts: %w", err)
 	}

@@ -118,8 +118,13 @@ func (o outbox) PendingMTs(ctx context.Context, now time.Time, limit int, lease 
 	return mts, err
 }
 
-func (o outbox) MarkSent(ctx context.Context, id, sid string, now time.Time) error {
-	return o.inc.call("mark", func() error { return o.inc.s.db.MarkSent(ctx, id, sid, now) })
+func (o outbox) MarkAllSent(ctx context.Context, sent []donation.SentMT, now time.Time) (gone []string, err error) {
+	err = o.inc.call("mark", func() error { gone, err = o.inc.s.db.MarkAllSent(ctx, sent, now); return err })
+	return gone, err
+}
+
+func (o outbox) MarkCancelled(ctx context.Context, id string, now time.Time) error {
+	return o.inc.call("mark", func() error { return o.inc.s.db.MarkCancelled(ctx, id, now) })
 }
 
 func (o outbox) MarkRetry(ctx context.Context, id, lastErr string, next time.Time, unknown bool) error {

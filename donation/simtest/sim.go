@@ -343,7 +343,7 @@ func (s *sim) restart(why string) {
 	s.svc = &donation.Service{
 		Store: store{s.inc}, Outbox: outbox{s.inc}, Looker: lookups{s.inc}, Carriers: billers{s.inc},
 		Sender: sender{s.inc}, Clock: s.clock, Rand: s.svcRand, Jitter: s.jitter,
-		PINKey: []byte(pinKey), Workers: 1, RateLimit: rateLimit,
+		PINKey: []byte(pinKey), Workers: 1, Senders: 1, RateLimit: rateLimit,
 	}
 	s.svc.Start()
 	if why != "start" {
