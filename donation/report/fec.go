@@ -72,20 +72,38 @@ func CheckCover(c compliance.Committee) error {
 	return nil
 }
 
-// checkContributor reports what an itemized contributor's record lacks.
+// checkContributor reports what an itemized contributor's record lacks, or
+// holds longer than Schedule A takes (the FEC's SchA schema), as written:
+// in ASCII, so a name of accents alone is missing and "ß" counts two.
 func checkContributor(key string, p Contributor) error {
-	var missing []string
-	for _, f := range []struct{ name, v string }{
-		{"last name", p.Name.Last}, {"first name", p.Name.First}, {"street", p.Address.Street1}, {"city", p.Address.City},
-		{"state", p.Address.State}, {"ZIP code", p.Address.ZIP}, {"employer", p.Employer}, {"occupation", p.Occupation},
+	var missing, long []string
+	for _, f := range []struct {
+		name string
+		v    string
+		max  int
+		need bool
+	}{
+		{"last name", p.Name.Last, 30, true}, {"first name", p.Name.First, 20, true}, {"middle name", p.Name.Middle, 20, false},
+		{"prefix", p.Name.Prefix, 10, false}, {"suffix", p.Name.Suffix, 10, false},
+		{"street", p.Address.Street1, 34, true}, {"street2", p.Address.Street2, 34, false}, {"city", p.Address.City, 30, true},
+		{"state", p.Address.State, 2, true}, {"ZIP code", p.Address.ZIP, 9, true},
+		{"employer", p.Employer, 38, true}, {"occupation", p.Occupation, 38, true},
 	} {
-		if strings.TrimSpace(f.v) == "" {
+		v := ASCII(f.v)
+		switch {
+		case f.need && strings.TrimSpace(v) == "":
 			missing = append(missing, f.name)
+		case len(v) > f.max:
+			long = append(long, fmt.Sprintf("%s of %d characters (at most %d)", f.name, len(v), f.max))
 		}
 	}
 	if missing != nil {
 		return fmt.Errorf("contributor %s aggregates over $200 and must be itemized, but has no %s: %w",
 			compliance.MaskPhone(key), strings.Join(missing, ", "), ErrIncomplete)
+	}
+	if long != nil {
+		return fmt.Errorf("contributor %s aggregates over $200 and must be itemized, but has a %s: %w",
+			compliance.MaskPhone(key), strings.Join(long, ", "), ErrIncomplete)
 	}
 	return nil
 }
