@@ -23,14 +23,23 @@ import (
 //
 // Run longer with go test -run '^$' -fuzz '^FuzzMOText$' ./donation/.
 func FuzzMOText(f *testing.F) {
-	for _, s := range []string{
+	for i, s := range []string{
 		"GIVE", "give 10", "Give $10.00", "GIVE 10.001", "GIVE 7", "10", "$20", "$20.5", "-10", "0", "1e3", "YES", "y", "Yes!",
 		"NO", "n", "STOP", "stop all", "Stop texting me", "don't text me", "HELP", "info?", "START", "UNSTOP", fuzzPIN,
 		"123457", "1234567890123", "  ", "", "\xff", "GIVE\x00", "👍", "STOPWATCH", "END IT", "ǅ", "give\u00a010", "GIVE  10",
 	} {
-		for state := range byte(len(fuzzScripts)) {
-			f.Add(s, state)
-		}
+		// Each text from two states; the fuzzer moves them to the others.
+		f.Add(s, byte(i))
+		f.Add(s, byte(i+len(fuzzScripts)/2))
+	}
+	for _, seed := range []struct {
+		text  string
+		state byte
+	}{
+		{"10", 1}, {"$15", 1}, {"7", 1}, {"YES", 2}, {"no", 2}, {fuzzPIN, 3}, {"123457", 3}, {"N", 3}, {"STOP", 4}, {"GIVE 5", 4},
+		{"HELP", 4}, {"GIVE 10", 5}, {"START", 5}, {"hello", 5}, {"YES", 6}, {"YES", 7}, {"000000", 8}, {"what", 2},
+	} {
+		f.Add(seed.text, seed.state)
 	}
 	// Each state is reached once; a step never changes its input.
 	reached := make([]func() donation.Input, len(fuzzScripts))
