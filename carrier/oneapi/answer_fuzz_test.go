@@ -77,7 +77,7 @@ func FuzzAnswers(f *testing.F) {
 		{400, requestError("serviceException", "SVC0002", "Reference reused")},
 		{400, requestError("serviceException", "", "no id")},
 		{403, `{"requestError":{"serviceException":{"messageId":"SVC0270"},"policyException":{"messageId":"POL0001"}}}`},
-		{500, requestError("serviceException", "SVC0001", "Internal error for " + phone)},
+		{500, requestError("serviceException", "SVC0001", "Internal error for "+phone)},
 		{401, `{}`},
 		{503, "<html>" + phone + "</html>"},
 		{200, `{"paymentTransactionList":{"amountTransaction":[{"referenceCode":"D123","transactionOperationStatus":"Charged","serverReferenceCode":"SRV1","paymentAmount":{"totalAmountCharged":"10.00"}}]}}`},
