@@ -262,8 +262,7 @@ func FuzzWebhookResplit(f *testing.F) {
 		for i := len(bounds); i+1 < len(cuts); i += 2 {
 			moved = append(moved, (int(cuts[i])<<8|int(cuts[i+1]))%(len(s)+1))
 		}
-		slices.Sort(moved)
-		moved = slices.Compact(moved)
+		slices.Sort(moved) // equal boundaries are empty names or values
 		if len(moved)%2 == 0 {
 			moved = moved[:len(moved)-1]
 		}
