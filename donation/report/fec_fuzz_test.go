@@ -34,12 +34,15 @@ var (
 // gifts holds 3 bytes per contribution: the donor (one of three; the
 // first is the fuzzer's person), and the amount in cents.
 func FuzzFEC(f *testing.F) {
-	f.Add("Núñez", "José", "12 Straße Ave", "Troy", "NY", "12180", "Acme “Widgets”", "Engineer", []byte{0, 0x27, 0x10, 0, 0x1f, 0x40, 1, 0, 200, 0, 0x13, 0x88}, false)
-	f.Add("Doe", "Jane", "1 Main St", "Town", "NY", "10001", "School", "Teacher", []byte{0, 0x4e, 0x20}, true)
-	f.Add("O'Brien-Smith", "Ann", "PO Box 1", "Albany", "NY", "12207-1234", "Self", "Writer", []byte{2, 0xff, 0xff, 0, 1, 0}, false)
-	f.Add("", "Zoë", " ", "\x00", "ny", "1", "", "\u00a0", []byte{0, 0x7f, 0xff}, true)
-	f.Add("李", "小龙", "北京", "Beijing", "XX", "00000", "Ω", "∑", []byte{0, 0x4e, 0x21, 1, 0x4e, 0x21, 2, 0x4e, 0x21}, false)
-	f.Fuzz(func(t *testing.T, last, first, street, city, state, zip, employer, occupation string, gifts []byte, f3 bool) {
+	f.Add("Núñez", "José", "12 Straße Ave", "Troy", "NY", "12180", "Acme “Widgets”", "Engineer", []byte{0, 0x27, 0x10, 0, 0x1f, 0x40, 1, 0, 200, 0, 0x13, 0x88}, false, false)
+	f.Add("Doe", "Jane", "1 Main St", "Town", "NY", "10001", "School", "Teacher", []byte{0, 0x4e, 0x20}, true, false)
+	f.Add("O'Brien-Smith", "Ann", "PO Box 1", "Albany", "NY", "12207-1234", "Self", "Writer", []byte{2, 0xff, 0xff, 0, 1, 0}, false, false)
+	f.Add("", "Zoë", " ", "\x00", "ny", "1", "", "\u00a0", []byte{0, 0x7f, 0xff}, true, false)
+	f.Add("李", "小龙", "北京", "Beijing", "XX", "00000", "Ω", "∑", []byte{0, 0x4e, 0x21, 1, 0x4e, 0x21, 2, 0x4e, 0x21}, false, false)
+	f.Add("Treasurer", "Pat", "1 Main St", "Albany", "New York", "12207", "School", "Teacher", []byte{0, 0x4e, 0x20}, false, true)
+	f.Add("Treasurer", "Pat", "1 Main St", "Albany", "NY", "1220", "School", "Teacher", []byte{0, 0x4e, 0x20}, true, true)
+	f.Add("Treasurer", "Pat", "1 Main St", "Albany", "NY", "12207-1234", "School", "Teacher", []byte{1, 0x4e, 0x20}, false, true)
+	f.Fuzz(func(t *testing.T, last, first, street, city, state, zip, employer, occupation string, gifts []byte, f3, cover bool) {
 		fuzzSchemasOnce.Do(func() { fuzzSchemas = schemas(t) })
 		if fuzzSchemas == nil {
 			t.Fatal("no FEC schemas")
@@ -81,9 +84,21 @@ func FuzzFEC(f *testing.F) {
 					Status: treasury.Refunded, FinishedAt: at.Add(time.Hour), Deadline: at.Add(60 * 24 * time.Hour)}
 			}
 		}
-		rg, err := report.NewRange(hope, "2027-01-01", "2027-03-31")
+		// With cover, the fuzzer's name and address are also the
+		// treasurer's and the committee's.
+		committee := hope
+		if cover {
+			committee.Treasurer = compliance.Person{Last: last, First: first}
+			committee.Address = compliance.Address{Street1: street, City: city, State: state, ZIP: zip}
+		}
+		rg, err := report.NewRange(committee, "2027-01-01", "2027-03-31")
 		if err != nil {
 			t.Fatal(err)
+		}
+		coverOK := true
+		for _, f := range fuzzCoverFields(committee) {
+			v := report.ASCII(f.v)
+			coverOK = coverOK && strings.TrimSpace(v) != "" && len(v) >= f.min && len(v) <= f.max
 		}
 
 		// What the file must say: the period's sums, and the itemized
@@ -114,9 +129,9 @@ func FuzzFEC(f *testing.F) {
 
 		var b bytes.Buffer
 		s, err := report.FEC(context.Background(), &b, rows, who, rg, form, signedAt, "v-fuzz")
-		if incomplete {
+		if incomplete || !coverOK {
 			if !errors.Is(err, report.ErrIncomplete) || donation.KindOf(err) != donation.Conflict || b.Len() != 0 {
-				t.Fatalf("an itemized contributor lacks a detail: %v, %d bytes written", err, b.Len())
+				t.Fatalf("the cover (ok %v) or an itemized contributor (incomplete %v) the FEC cannot take: %v, %d bytes written", coverOK, incomplete, err, b.Len())
 			}
 			return
 		}
@@ -148,12 +163,28 @@ func FuzzFEC(f *testing.F) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("SA11AI rows (date, amount, aggregate, name, employer):\n%q\nwant\n%q", got, want)
 		}
-		cover := recs[1]
+		coverRec := recs[1]
 		period, _ := form.Columns()
-		if cover[period[2]-1] != treasury.Decimal(sum) {
-			t.Fatalf("11(a)(iii) %s, contributions %s", cover[period[2]-1], treasury.Decimal(sum))
+		if coverRec[period[2]-1] != treasury.Decimal(sum) {
+			t.Fatalf("11(a)(iii) %s, contributions %s", coverRec[period[2]-1], treasury.Decimal(sum))
 		}
 	})
+}
+
+// fuzzCoverFields are the cover's fields from the committee's
+// configuration, with the shortest and longest the FEC's F3X and F3
+// schemas take; the file needs them all.
+func fuzzCoverFields(c compliance.Committee) []struct {
+	v        string
+	min, max int
+} {
+	return []struct {
+		v        string
+		min, max int
+	}{
+		{c.Name, 1, 200}, {c.Address.Street1, 1, 34}, {c.Address.City, 1, 30}, {c.Address.State, 2, 2}, {c.Address.ZIP, 5, 9},
+		{c.Treasurer.Last, 1, 30}, {c.Treasurer.First, 1, 20},
+	}
 }
 
 // fuzzFields are a contributor's Schedule A fields with the longest the
