@@ -53,39 +53,73 @@ type Contributors interface {
 var ErrIncomplete = donation.NewError(donation.Conflict, "incomplete for the FEC")
 
 // CheckCover reports what committee c's configuration lacks for a cover
-// record: the treasurer's name and the committee's address.
+// record, the treasurer's name and the committee's address, or holds that
+// the cover cannot take as written (ASCII): F3X's and F3's lengths, a
+// state of 2 letters, a ZIP code of 5 to 9 characters.
 func CheckCover(c compliance.Committee) error {
-	var missing []string
-	for _, f := range []struct{ name, v string }{
-		{"treasurer.last", c.Treasurer.Last}, {"treasurer.first", c.Treasurer.First}, {"name", c.Name},
-		{"address.street1", c.Address.Street1}, {"address.city", c.Address.City},
-		{"address.state", c.Address.State}, {"address.zip", c.Address.ZIP},
+	var missing, bad []string
+	for _, f := range []struct {
+		name     string
+		v        string
+		min, max int
+	}{
+		{"treasurer.last", c.Treasurer.Last, 1, 30}, {"treasurer.first", c.Treasurer.First, 1, 20},
+		{"treasurer.middle", c.Treasurer.Middle, 0, 20}, {"treasurer.prefix", c.Treasurer.Prefix, 0, 10},
+		{"treasurer.suffix", c.Treasurer.Suffix, 0, 10}, {"name", c.Name, 1, 200},
+		{"address.street1", c.Address.Street1, 1, 34}, {"address.street2", c.Address.Street2, 0, 34},
+		{"address.city", c.Address.City, 1, 30}, {"address.state", c.Address.State, 2, 2}, {"address.zip", c.Address.ZIP, 5, 9},
 	} {
-		if strings.TrimSpace(f.v) == "" {
+		v := ASCII(f.v)
+		switch {
+		case f.min > 0 && strings.TrimSpace(v) == "":
 			missing = append(missing, f.name)
+		case v != "" && (len(v) < f.min || len(v) > f.max):
+			bad = append(bad, fmt.Sprintf("%s of %d characters (%d to %d)", f.name, len(v), f.min, f.max))
 		}
 	}
-	if missing != nil {
+	switch {
+	case missing != nil:
 		return fmt.Errorf("committee %s has no %s in its configuration (program save, committee section): %w",
 			c.ID, strings.Join(missing, ", "), ErrIncomplete)
+	case bad != nil:
+		return fmt.Errorf("committee %s has a %s in its configuration (program save, committee section): %w",
+			c.ID, strings.Join(bad, ", "), ErrIncomplete)
 	}
 	return nil
 }
 
-// checkContributor reports what an itemized contributor's record lacks.
+// checkContributor reports what an itemized contributor's record lacks, or
+// holds longer than Schedule A takes (the FEC's SchA schema), as written:
+// in ASCII, so a name of accents alone is missing and "ß" counts two.
 func checkContributor(key string, p Contributor) error {
-	var missing []string
-	for _, f := range []struct{ name, v string }{
-		{"last name", p.Name.Last}, {"first name", p.Name.First}, {"street", p.Address.Street1}, {"city", p.Address.City},
-		{"state", p.Address.State}, {"ZIP code", p.Address.ZIP}, {"employer", p.Employer}, {"occupation", p.Occupation},
+	var missing, long []string
+	for _, f := range []struct {
+		name string
+		v    string
+		max  int
+		need bool
+	}{
+		{"last name", p.Name.Last, 30, true}, {"first name", p.Name.First, 20, true}, {"middle name", p.Name.Middle, 20, false},
+		{"prefix", p.Name.Prefix, 10, false}, {"suffix", p.Name.Suffix, 10, false},
+		{"street", p.Address.Street1, 34, true}, {"street2", p.Address.Street2, 34, false}, {"city", p.Address.City, 30, true},
+		{"state", p.Address.State, 2, true}, {"ZIP code", p.Address.ZIP, 9, true},
+		{"employer", p.Employer, 38, true}, {"occupation", p.Occupation, 38, true},
 	} {
-		if strings.TrimSpace(f.v) == "" {
+		v := ASCII(f.v)
+		switch {
+		case f.need && strings.TrimSpace(v) == "":
 			missing = append(missing, f.name)
+		case len(v) > f.max:
+			long = append(long, fmt.Sprintf("%s of %d characters (at most %d)", f.name, len(v), f.max))
 		}
 	}
 	if missing != nil {
 		return fmt.Errorf("contributor %s aggregates over $200 and must be itemized, but has no %s: %w",
 			compliance.MaskPhone(key), strings.Join(missing, ", "), ErrIncomplete)
+	}
+	if long != nil {
+		return fmt.Errorf("contributor %s aggregates over $200 and must be itemized, but has a %s: %w",
+			compliance.MaskPhone(key), strings.Join(long, ", "), ErrIncomplete)
 	}
 	return nil
 }
