@@ -94,9 +94,9 @@ var fuzzShapes = map[string]string{
 // fuzzValid says whether the webhook must take a correctly signed form
 // posted to path: this account's AccountSid, every name once and without a
 // '+', every shaped parameter of its shape, SmsSid and SmsMessageSid equal
-// to MessageSid; for a message a MessageSid, an E.164 From, a To, and no
-// '+' in a parameter after From but To; for a status a MessageSid and a
-// MessageStatus.
+// to MessageSid; for a message a MessageSid, an E.164 From, a To, a Body,
+// no parameter sorting between Body and From, and no '+' in a parameter
+// after From but To; for a status a MessageSid and a MessageStatus.
 func fuzzValid(path string, f url.Values) bool {
 	if a := f["AccountSid"]; len(a) != 1 || a[0] != testAccount {
 		return false
@@ -115,9 +115,15 @@ func fuzzValid(path string, f url.Values) bool {
 	if path == twilio.StatusPath {
 		return f.Get("MessageSid") != "" && f.Get("MessageStatus") != ""
 	}
+	if f["Body"] == nil {
+		return false
+	}
 	for name, vs := range f {
 		if name > "From" && name != "To" && strings.Contains(vs[0], "+") {
 			return false
+		}
+		if name > "Body" && name < "From" {
+			return false // where Twilio sends no parameter, and a re-split would put one
 		}
 	}
 	return f.Get("MessageSid") != "" && regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`).MatchString(f.Get("From")) && f.Get("To") != ""
