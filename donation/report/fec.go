@@ -55,7 +55,7 @@ var ErrIncomplete = donation.NewError(donation.Conflict, "incomplete for the FEC
 // CheckCover reports what committee c's configuration lacks for a cover
 // record, the treasurer's name and the committee's address, or holds that
 // the cover cannot take as written (ASCII): F3X's and F3's lengths, a
-// state of 2 letters, a ZIP code of 5 to 9 characters.
+// state of 2 capital letters, a ZIP code of 5 to 9 characters.
 func CheckCover(c compliance.Committee) error {
 	var missing, bad []string
 	for _, f := range []struct {
@@ -76,6 +76,9 @@ func CheckCover(c compliance.Committee) error {
 		case v != "" && (len(v) < f.min || len(v) > f.max):
 			bad = append(bad, fmt.Sprintf("%s of %d characters (%d to %d)", f.name, len(v), f.min, f.max))
 		}
+	}
+	if st := ASCII(c.Address.State); len(st) == 2 && strings.Trim(st, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		bad = append(bad, fmt.Sprintf("address.state %q (two capital letters)", st))
 	}
 	switch {
 	case missing != nil:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -100,6 +101,7 @@ func FuzzFEC(f *testing.F) {
 			v := report.ASCII(f.v)
 			coverOK = coverOK && strings.TrimSpace(v) != "" && len(v) >= f.min && len(v) <= f.max
 		}
+		coverOK = coverOK && regexp.MustCompile(`^[A-Z]{2}$`).MatchString(report.ASCII(committee.Address.State))
 
 		// What the file must say: the period's sums, and the itemized
 		// contributors' rows with their running aggregates.
@@ -173,7 +175,8 @@ func FuzzFEC(f *testing.F) {
 
 // fuzzCoverFields are the cover's fields from the committee's
 // configuration, with the shortest and longest the FEC's F3X and F3
-// schemas take; the file needs them all.
+// schemas take; the file needs them all, and the state as two capital
+// letters.
 func fuzzCoverFields(c compliance.Committee) []struct {
 	v        string
 	min, max int
