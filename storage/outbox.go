@@ -163,10 +163,10 @@ func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease ti
 	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+prefixed("o.", outboxColumns)+`,
 			COALESCE(s.opted_out, FALSE) AS opted_out
 		FROM outbox o LEFT JOIN subscribers s ON s.phone = o.phone AND s.short_code = o.short_code
-		WHERE o.status = ? AND o.next_attempt_at <= ?
-		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.phone = o.phone AND e.status = ? AND e.id < o.id)
+		WHERE o.status = '`+statusPending+`' AND o.next_attempt_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.phone = o.phone AND e.status = '`+statusPending+`' AND e.id < o.id)
 		ORDER BY o.id LIMIT `+strconv.Itoa(limit)),
-		statusPending, stamp(now), statusPending)
+		stamp(now))
 	if err != nil {
 		return nil, fmt.Errorf("pending MTs: %w", err)
 	}
