@@ -286,7 +286,7 @@ func inLog(ev *httpserver.EvidenceOfDonation, rec certlog.Record, v note.Verifie
 	if v != nil {
 		cp, err = certlog.OpenCheckpoint([]byte(ev.Checkpoint), v)
 	} else {
-		cp, err = unverifiedCheckpoint([]byte(ev.Checkpoint))
+		cp, err = certlog.ReadCheckpoint([]byte(ev.Checkpoint))
 	}
 	switch {
 	case err != nil:
@@ -302,16 +302,3 @@ func inLog(ev *httpserver.EvidenceOfDonation, rec certlog.Record, v note.Verifie
 
 // errNotYet is a record not yet in a signed checkpoint: the merge delay.
 var errNotYet = errors.New("not in a signed checkpoint yet")
-
-// unverifiedCheckpoint reads a signed checkpoint without its signature.
-func unverifiedCheckpoint(signed []byte) (certlog.Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList())
-	var unverified *note.UnverifiedNoteError
-	switch {
-	case errors.As(err, &unverified):
-		n = unverified.Note
-	case err != nil:
-		return certlog.Checkpoint{}, err
-	}
-	return certlog.ParseCheckpoint(n.Text)
-}

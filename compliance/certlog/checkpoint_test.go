@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -29,6 +30,26 @@ func TestCheckpoint(t *testing.T) {
 	root, _ := tlog.TreeHash(1000, l)
 	if c.Origin != "shortcode.example/log" || c.N != 1000 || c.Hash != root || c.Extensions != nil {
 		t.Errorf("OpenCheckpoint = %+v, want size 1000 and root %v", c, root)
+	}
+}
+
+// TestReadCheckpoint: the checkpoint read without a key is the one a key
+// opens; text that is not a signed checkpoint is refused.
+func TestReadCheckpoint(t *testing.T) {
+	s, v := testKey(t)
+	l, _ := newLog(t, 10)
+	msg := l.checkpoint(t, 10, s)
+	want, err := certlog.OpenCheckpoint(msg, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := certlog.ReadCheckpoint(msg); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ReadCheckpoint = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []string{"", "not a note\n", strings.Replace(string(msg), "\n\n", "\n", 1)} {
+		if c, err := certlog.ReadCheckpoint([]byte(bad)); err == nil {
+			t.Errorf("ReadCheckpoint(%q) = %+v, want an error", bad, c)
+		}
 	}
 }
 
