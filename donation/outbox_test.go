@@ -308,3 +308,61 @@ func TestChargeCallEndsBeforeItsLease(t *testing.T) {
 		t.Errorf("carrier calls could run %v; want each bounded by the 2s lease", b.left)
 	}
 }
+
+// holdSender takes every MT at once but those to one number, whose send
+// hangs until released (or its call's context ends).
+type holdSender struct {
+	sender
+	hold    string
+	started chan struct{}
+	release chan struct{}
+	sentTo  chan string
+}
+
+func (g *holdSender) Send(ctx context.Context, mt donation.MT) (string, error) {
+	if mt.To == g.hold {
+		g.started <- struct{}{}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	sid, err := g.sender.Send(ctx, mt)
+	g.sentTo <- mt.To
+	return sid, err
+}
+
+// TestSenderDoesNotWaitForTheSlowest: the running service's sender claims
+// again as soon as a send ends, so a reply to one number goes out while a
+// send to another still hangs at the gateway (a sender that sent a batch
+// and waited for its slowest send would hold it back).
+func TestSenderDoesNotWaitForTheSlowest(t *testing.T) {
+	h := newHarness(t, storagetest.Open(t, storage.SQLite), nil)
+	slow, fast := "+12125550131", "+12125550132"
+	g := &holdSender{sender: sender{answers: map[string]error{}}, hold: slow,
+		started: make(chan struct{}, 1), release: make(chan struct{}), sentTo: make(chan string, 16)}
+	h.svc.Sender = g
+	h.svc.SendLease, h.svc.SendTimeout = time.Minute, time.Minute
+	h.send(slow, "HELP")
+
+	ctx, cancel := context.WithCancel(h.ctx)
+	stopped := make(chan struct{})
+	go func() { h.svc.Run(ctx); close(stopped) }()
+	defer func() { close(g.release); cancel(); <-stopped }()
+	select {
+	case <-g.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reply to the slow number was never sent")
+	}
+
+	h.send(fast, "HELP")
+	select {
+	case to := <-g.sentTo:
+		if to != fast {
+			t.Fatalf("sent to %s, want %s", to, fast)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reply to another number waited behind a send that hangs")
+	}
+}
