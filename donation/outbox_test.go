@@ -366,3 +366,37 @@ func TestSenderDoesNotWaitForTheSlowest(t *testing.T) {
 		t.Fatal("the reply to another number waited behind a send that hangs")
 	}
 }
+
+// TestOneConfirmationAfterAStaleOne: SPEC §10 (4). A STOP's confirmation
+// claimed but never sent (its server died) is superseded by the next
+// STOP's: after that STOP the number gets one confirmation, not both
+// (found by the simulation, seed 2223).
+func TestOneConfirmationAfterAStaleOne(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		h := newHarness(t, db, nil)
+		s := &sender{answers: map[string]error{}}
+		h.svc.Sender = s
+		phone := "+12125550141"
+		h.send(phone, "STOP")
+		// Claimed, then the server died before sending it.
+		if claimed, err := db.PendingMTs(h.ctx, h.clock.Now(), 10, time.Minute); err != nil || len(claimed) != 1 {
+			t.Fatalf("claim the first confirmation: %v, %v", claimed, err)
+		}
+		h.clock.Advance(2 * time.Minute)
+		h.send(phone, "GIVE") // opted in again
+		h.send(phone, "STOP")
+		h.clock.Advance(2 * time.Minute)
+		sendAll(h)
+		var confirmations int
+		for _, mt := range s.sent {
+			if strings.HasPrefix(mt.Body, stopText) {
+				confirmations++
+			} else {
+				t.Errorf("after the STOP, sent %q", mt.Body)
+			}
+		}
+		if confirmations != 1 {
+			t.Errorf("%d opt-out confirmations sent after the second STOP, want 1", confirmations)
+		}
+	})
+}

@@ -44,7 +44,11 @@ var regressionSeeds = []struct {
 	seed     uint64
 	sessions int
 	what     string
-}{}
+}{
+	{2223, 1000, "SPEC §10 (4): two opt-out confirmations after one STOP. The first STOP's confirmation, " +
+		"claimed but never sent before a crash (so in flight), was left by the second STOP and then sent " +
+		"beside the second's; a confirmation superseded by a later STOP's is now only looked up, never sent"},
+}
 
 // TestSimulation runs the deterministic simulation (donation/simtest):
 // -sim.sessions donor sessions in all, -sim.per-seed to a seed, seeds
@@ -101,6 +105,11 @@ func TestSimulation(t *testing.T) {
 
 // TestSimulationRegressions replays the seeds that found defects.
 func TestSimulationRegressions(t *testing.T) {
+	if simtest.Race {
+		// A seed's 1000 sessions take minutes under the race detector;
+		// .ci/run replays them without it.
+		t.Skip("regression seeds run without the race detector")
+	}
 	for _, r := range regressionSeeds {
 		t.Run(fmt.Sprintf("seed=%d", r.seed), func(t *testing.T) {
 			t.Parallel()

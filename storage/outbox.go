@@ -151,17 +151,24 @@ func (r outboxRow) record() OutboxRecord {
 // server died, or the claim ran out) comes back with Unknown set.
 //
 // An MT to a number that opted out on that short code after it was queued
-// is cancelled here instead, unless it is the opt-out confirmation.
+// is cancelled here instead, unless it is the confirmation of the latest
+// opt-out; one whose last send's outcome is unknown is claimed to be
+// looked up at the gateway (Cancel), and cancelled only if not there.
 func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]donation.OutboxMT, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var rows []struct {
 		outboxRow
-		OptedOut bool `db:"opted_out"`
+		OptedOut   bool `db:"opted_out"`
+		Superseded bool `db:"superseded"`
 	}
+	// superseded: a later STOP queued its own confirmation; this one
+	// belongs to an opt-out the donor has since ended.
 	err := db.db.SelectContext(ctx, &rows, db.rebind(`SELECT `+prefixed("o.", outboxColumns)+`,
-			COALESCE(s.opted_out, FALSE) AS opted_out
+			COALESCE(s.opted_out, FALSE) AS opted_out,
+			EXISTS (SELECT 1 FROM outbox c WHERE c.phone = o.phone AND c.short_code = o.short_code
+				AND c.kind = '`+string(donation.OptOutConfirmation)+`' AND c.id > o.id) AS superseded
 		FROM outbox o LEFT JOIN subscribers s ON s.phone = o.phone AND s.short_code = o.short_code
 		WHERE o.status = '`+statusPending+`' AND o.next_attempt_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.phone = o.phone AND e.status = '`+statusPending+`' AND e.id < o.id)
@@ -174,7 +181,7 @@ func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease ti
 	resolveOnly := map[string]bool{}
 	for _, r := range rows {
 		switch {
-		case !r.OptedOut || r.Kind == string(donation.OptOutConfirmation):
+		case !r.OptedOut, r.Kind == string(donation.OptOutConfirmation) && !r.Superseded:
 			claim = append(claim, r.ID)
 		case r.InFlight:
 			// It may have reached the donor: claimed to be looked up at
