@@ -51,12 +51,9 @@ type auditCheckpointCommand struct {
 }
 
 func (c *auditCheckpointCommand) Run(ctx context.Context, s *stdio) error {
-	var v note.Verifier
-	if c.Key != "" {
-		var err error
-		if v, err = readVerifier("--key", c.Key); err != nil {
-			return err
-		}
+	v, err := optionalVerifier("--key", c.Key)
+	if err != nil {
+		return err
 	}
 	api, err := c.publicClient("audit checkpoint")
 	if err != nil {
@@ -218,12 +215,9 @@ func (auditShowCommand) Help() string {
 }
 
 func (c *auditShowCommand) Run(ctx context.Context, s *stdio) error {
-	var v note.Verifier
-	if c.Key != "" {
-		var err error
-		if v, err = readVerifier("--key", c.Key); err != nil {
-			return err
-		}
+	v, err := optionalVerifier("--key", c.Key)
+	if err != nil {
+		return err
 	}
 	api, err := c.client("audit show")
 	if err != nil {
@@ -506,6 +500,15 @@ func (c *auditVerifyProofCommand) Run(s *stdio) error {
 	}
 	_, err = s.out.Write(b.Bytes())
 	return err
+}
+
+// optionalVerifier is readVerifier for a flag that may be left out: no
+// verifier then, and no error.
+func optionalVerifier(flag, value string) (note.Verifier, error) {
+	if value == "" {
+		return nil, nil
+	}
+	return readVerifier(flag, value)
 }
 
 // readVerifier returns the verifier of a note verifier key given as

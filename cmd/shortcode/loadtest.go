@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/term"
 
 	"github.com/shortcode/shortcode/carrier/loadtest"
@@ -93,12 +92,9 @@ func (c *loadtestCommand) Validate() error {
 }
 
 func (c *loadtestCommand) Run(ctx context.Context, s *stdio) error {
-	var verifier note.Verifier
-	if c.Key != "" {
-		var err error
-		if verifier, err = readVerifier("--key", c.Key); err != nil {
-			return err
-		}
+	verifier, err := optionalVerifier("--key", c.Key)
+	if err != nil {
+		return err
 	}
 	cl, err := c.client("loadtest")
 	if err != nil {
