@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // SetRefundedForTest marks a donation refunded, which only the refund
@@ -32,4 +34,11 @@ func (db *DB) UnblockForTest(ctx context.Context) error {
 func (db *DB) ExecForTest(ctx context.Context, q string) error {
 	_, err := db.db.ExecContext(ctx, q)
 	return err
+}
+
+// ConnForTest pins one pooled connection, rebinding ? to the store's
+// placeholders, so that a test sees what that connection keeps.
+func (db *DB) ConnForTest(ctx context.Context) (*sqlx.Conn, func(string) string, error) {
+	c, err := db.db.Connx(ctx)
+	return c, db.rebind, err
 }
