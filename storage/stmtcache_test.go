@@ -37,7 +37,7 @@ func TestStatementCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer rows.Close() // before the connection, if a check fails
+		defer rows.Close()                 // before the connection, if a check fails
 		for rows.Next() && len(got) < 10 { // a reset outer statement would start over
 			var b string
 			if err := rows.Scan(&b); err != nil {
