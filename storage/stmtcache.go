@@ -13,25 +13,24 @@ import (
 // are built for a batch's size.
 const stmtCacheSize = 256
 
-// cachingConnector hands database/sql connections that keep each statement
-// they run prepared, keyed by its text, so that a statement is parsed (and on
-// PostgreSQL planned) once per connection instead of once per call:
-// database/sql prepares, runs and closes a statement for every call with
-// arguments. Parsing was about a third of the store's CPU on SQLite; on
-// PostgreSQL it is work the server repeats for every MO. No library does this
-// below database/sql (the ones that exist wrap *sql.DB, which sqlx's Get and
-// Select would bypass).
+// cachingConnector hands database/sql SQLite connections that keep each
+// statement they run prepared, keyed by its text, so that a statement is
+// parsed once per connection instead of once per call: database/sql
+// prepares, runs and closes a statement for every call with arguments, and
+// SQLite's parser was about a third of the store's CPU. (SQLite prepares a
+// kept statement again by itself when the schema changes.) No library does
+// this below database/sql; the ones that exist wrap *sql.DB, which sqlx's
+// Get and Select would bypass.
+//
+// PostgreSQL does not use it: there a kept statement gets a generic plan
+// after five calls, and one made while a table was young stays a
+// sequential scan as the table grows (the caps' query took 2.3-3.8 ms a
+// call after 3,000 donations, against 0.09 ms); planned at every call
+// instead (plan_cache_mode=force_custom_plan), keeping statements bought
+// nothing measurable (BenchmarkMOToReply, docs/performance.md).
 type cachingConnector struct {
 	open   func(context.Context) (driver.Conn, error)
 	driver driver.Driver
-	// stale reports an error after which a statement must be prepared
-	// anew: PostgreSQL refuses a prepared statement whose result's
-	// columns a migration changed.
-	stale func(error) bool
-	// finalize closes the statements with their connection: SQLite's hold
-	// the process's memory, PostgreSQL's end with its session (closing them
-	// one by one would cost a round trip each).
-	finalize bool
 }
 
 func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -44,12 +43,12 @@ func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = dc.Close()
 		return nil, errors.New("storage: the database driver lacks context support")
 	}
-	return &cachingConn{inner: inner, stale: c.stale, finalize: c.finalize, byQuery: map[string]*list.Element{}, lru: list.New()}, nil
+	return &cachingConn{inner: inner, byQuery: map[string]*list.Element{}, lru: list.New()}, nil
 }
 
 func (c *cachingConnector) Driver() driver.Driver { return c.driver }
 
-// innerConn is what both drivers (lib/pq and modernc.org/sqlite) provide.
+// innerConn is what modernc.org/sqlite's connections provide.
 type innerConn interface {
 	driver.Conn
 	driver.ConnBeginTx
@@ -64,11 +63,9 @@ type innerConn interface {
 // cachingConn is used by one goroutine at a time (database/sql's rule for a
 // driver.Conn), so it needs no lock.
 type cachingConn struct {
-	inner    innerConn
-	stale    func(error) bool
-	finalize bool
-	byQuery  map[string]*list.Element // of *cachedStmt
-	lru      *list.List               // front: most recently used
+	inner   innerConn
+	byQuery map[string]*list.Element // of *cachedStmt
+	lru     *list.List               // front: most recently used
 }
 
 type cachedStmt struct {
@@ -114,19 +111,9 @@ func (c *cachingConn) drop(e *list.Element) {
 	_ = cs.stmt.Close()
 }
 
-// failed forgets query's statement when err says it can no longer run.
-func (c *cachingConn) failed(query string, err error) {
-	if err == nil || c.stale == nil || !c.stale(err) {
-		return
-	}
-	if e, ok := c.byQuery[query]; ok && !e.Value.(*cachedStmt).busy {
-		c.drop(e)
-	}
-}
-
 // ExecContext runs a statement with arguments through its prepared form; one
-// without arguments goes as is (both drivers send it in one message, and
-// scripts such as migrations hold several statements).
+// without arguments goes as is (scripts such as migrations hold several
+// statements).
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	if len(args) == 0 {
 		return c.inner.ExecContext(ctx, query, args)
@@ -138,9 +125,7 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	if owned {
 		defer cs.stmt.Close()
 	}
-	res, err := cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
-	c.failed(query, err)
-	return res, err
+	return cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -156,7 +141,6 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 		if owned {
 			_ = cs.stmt.Close()
 		}
-		c.failed(query, err)
 		return nil, err
 	}
 	cs.busy = true
@@ -209,18 +193,10 @@ func (c *cachingConn) ResetSession(ctx context.Context) error { return c.inner.R
 
 func (c *cachingConn) IsValid() bool { return c.inner.IsValid() }
 
-// CheckNamedValue lets lib/pq convert its own argument types (arrays,
-// uint64); without a checker below, database/sql converts them itself.
-func (c *cachingConn) CheckNamedValue(nv *driver.NamedValue) error {
-	if ch, ok := c.inner.(driver.NamedValueChecker); ok {
-		return ch.CheckNamedValue(nv)
-	}
-	return driver.ErrSkip
-}
-
-// Close closes the connection, and its statements first where they outlive it.
+// Close closes the statements, which would otherwise hold their memory, and
+// then the connection.
 func (c *cachingConn) Close() error {
-	for e := c.lru.Front(); c.finalize && e != nil; e = e.Next() {
+	for e := c.lru.Front(); e != nil; e = e.Next() {
 		_ = e.Value.(*cachedStmt).stmt.Close()
 	}
 	c.lru.Init()
@@ -229,11 +205,10 @@ func (c *cachingConn) Close() error {
 }
 
 var (
-	_ driver.Connector         = (*cachingConnector)(nil)
-	_ driver.ExecerContext     = (*cachingConn)(nil)
-	_ driver.QueryerContext    = (*cachingConn)(nil)
-	_ driver.NamedValueChecker = (*cachingConn)(nil)
-	_ driver.SessionResetter   = (*cachingConn)(nil)
-	_ driver.Validator         = (*cachingConn)(nil)
-	_ io.Closer                = (*cachingConn)(nil)
+	_ driver.Connector       = (*cachingConnector)(nil)
+	_ driver.ExecerContext   = (*cachingConn)(nil)
+	_ driver.QueryerContext  = (*cachingConn)(nil)
+	_ driver.SessionResetter = (*cachingConn)(nil)
+	_ driver.Validator       = (*cachingConn)(nil)
+	_ io.Closer              = (*cachingConn)(nil)
 )

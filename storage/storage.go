@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
+	_ "github.com/lib/pq" // registers "postgres"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -77,13 +77,6 @@ func withOneRoundTrip(dsn string) string {
 	return u.String()
 }
 
-// planChanged reports PostgreSQL's refusal of a prepared statement whose
-// result's columns changed under it (a migration by another process).
-func planChanged(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && pe.Code == "0A000"
-}
-
 // DB is a shortcode database, SQLite or PostgreSQL.
 type DB struct {
 	db       *sqlx.DB
@@ -101,10 +94,10 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	)
 	name := Postgres
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		var pc *pq.Connector
-		pc, err = pq.NewConnector(withOneRoundTrip(dsn))
+		// No statement cache here (see cachingConnector): PostgreSQL
+		// plans each call, with its values, in one round trip.
+		db, err = sqlx.Open(Postgres, withOneRoundTrip(dsn))
 		if err == nil {
-			db = sqlx.NewDb(sql.OpenDB(&cachingConnector{open: pc.Connect, driver: pc.Driver(), stale: planChanged}), Postgres)
 			// Bound the connections so that a burst waits for one instead
 			// of exhausting the server's (no code path holds two at once),
 			// and keep them all open through it: a connection closed for
@@ -124,7 +117,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		drv, file := &sqlite.Driver{}, dsn+sep+sqlitePragmas
 		open := func(context.Context) (driver.Conn, error) { return drv.Open(file) }
-		db = sqlx.NewDb(sql.OpenDB(&cachingConnector{open: open, driver: drv, finalize: true}), SQLite)
+		db = sqlx.NewDb(sql.OpenDB(&cachingConnector{open: open, driver: drv}), SQLite)
 		// SQLite has one writer at a time anyway; one connection also
 		// keeps in-process writers from spinning on busy_timeout.
 		db.SetMaxOpenConns(1)
