@@ -204,6 +204,14 @@ func (r *runner) conversation(ctx context.Context) bool {
 		sid, as := r.cfg.Webhook.Send(ctx, phone, s.Program.ShortCode, body)
 		sent := as[0].At
 		r.rec.attempt(as, sent.Before(r.deadline))
+		// Kept before the answer is looked at: a text whose answer was
+		// lost (a timeout, a 5xx after the commit) may have been taken.
+		switch st.name {
+		case "yes", "certify":
+			c.Yes = append(c.Yes, sid)
+		case "pin":
+			c.PINSid = sid
+		}
 		if !as[len(as)-1].ok() {
 			ok = false
 			if ctx.Err() != nil {
@@ -212,12 +220,6 @@ func (r *runner) conversation(ctx context.Context) bool {
 				r.rec.fail(ErrUndelivered)
 			}
 			break
-		}
-		switch st.name {
-		case "yes", "certify":
-			c.Yes = append(c.Yes, sid)
-		case "pin":
-			c.PINSid = sid
 		}
 		wait, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		mt, err := r.cfg.Gateway.Next(wait, phone, seen)
