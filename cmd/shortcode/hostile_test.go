@@ -42,7 +42,7 @@ import (
 // whole run no log line holds a phone number or a secret. Free text that
 // operators may legitimately store (a token's name, a block's reason, a
 // program's texts) is checked apart, after: stored verbatim, escaped where
-// shown, and nothing but its own tables changed. docs/reliability-hostile.md
+// shown, and nothing but its own tables changed. docs/reliability.md ("Hostile input")
 // lists what the table covers.
 func TestHostileInput(t *testing.T) {
 	for _, driver := range storagetest.Drivers {
