@@ -147,7 +147,8 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 	return &cachedRows{Rows: rows, cs: cs, owned: owned}, nil
 }
 
-// cachedRows frees its statement for the next call when closed.
+// cachedRows frees its statement for the next call when closed. It hides
+// the driver's optional column-type methods, which the store never asks for.
 type cachedRows struct {
 	driver.Rows
 	cs     *cachedStmt
@@ -168,8 +169,6 @@ func (r *cachedRows) Close() error {
 	}
 	return err
 }
-
-func (r *cachedRows) Next(dest []driver.Value) error { return r.Rows.Next(dest) }
 
 func (c *cachingConn) Prepare(query string) (driver.Stmt, error) {
 	return c.inner.Prepare(query)
