@@ -13,7 +13,7 @@ import (
 // time when none is waiting.
 func (db *DB) OldestPendingMT(ctx context.Context) (time.Time, error) {
 	var at stamp
-	err := db.db.GetContext(ctx, &at, db.rebind(`SELECT MIN(created_at) FROM outbox WHERE status = ?`), statusPending)
+	err := db.db.GetContext(ctx, &at, `SELECT MIN(created_at) FROM outbox WHERE status = '`+statusPending+`'`)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("oldest pending MT: %w", err)
 	}

@@ -202,46 +202,57 @@ func (db *DB) PendingMTs(ctx context.Context, now time.Time, limit int, lease ti
 	}
 	until := now.Add(lease)
 	// The claim checks again that no earlier MT to the number waits: the
-	// pages of dueMTs are read one after another, not in one snapshot.
+	// pages of dueMTs are read one after another, not in one snapshot. It
+	// returns the claimed rows in full; the walk read only what it needs.
 	q, args, err := sqlx.In(`UPDATE outbox SET next_attempt_at = ?, claimed_until = ?, in_flight = TRUE
 		WHERE id IN (?) AND status = ? AND next_attempt_at <= ?
 		AND NOT EXISTS (SELECT 1 FROM outbox e
 			WHERE e.phone = outbox.phone AND e.status = '`+statusPending+`' AND e.id < outbox.id)
-		RETURNING id`,
+		RETURNING `+outboxColumns,
 		stamp(until), stamp(until), claim, statusPending, stamp(now))
-	var got []string
+	var got []outboxRow
 	if err == nil {
 		err = db.db.SelectContext(ctx, &got, db.rebind(q), args...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("claim MTs: %w", err)
 	}
-	claimed := make(map[string]bool, len(got))
-	for _, id := range got {
-		claimed[id] = true
+	claimed := make(map[string]outboxRow, len(got))
+	for _, r := range got {
+		claimed[r.ID] = r
 	}
 	out := make([]donation.OutboxMT, 0, len(got))
 	for _, r := range due {
-		if !claimed[r.ID] {
+		c, ok := claimed[r.ID]
+		if !ok {
 			continue // cancelled, or another server claimed it first
 		}
-		m := r.mt()
+		m := c.mt()
 		m.Unknown, m.ClaimedUntil, m.Cancel = r.InFlight, until, resolveOnly[r.ID]
 		out = append(out, m)
 	}
 	return out, nil
 }
 
-// waitingRow is an MT still waiting to be sent, and whether its number has
-// opted out on its short code.
+// waitingRow is what the claim needs to know of an MT still waiting to be
+// sent, and whether its number has opted out on its short code.
 type waitingRow struct {
-	outboxRow
-	OptedOut bool `db:"opted_out"`
+	ID            string `db:"id"`
+	Phone         string `db:"phone"`
+	ShortCode     string `db:"short_code"`
+	Kind          string `db:"kind"`
+	InFlight      bool   `db:"in_flight"`
+	NextAttemptAt stamp  `db:"next_attempt_at"`
+	OptedOut      bool   `db:"opted_out"`
 }
 
-// waitingPage is how many waiting MTs dueMTs reads at a time: with the
-// sends under way and the numbers' later MTs, enough for a claim.
-const waitingPage = 128
+// How many waiting MTs dueMTs reads at a time: the first page holds the
+// sends under way and a claim's worth; the next ones, read only when many
+// MTs wait with backoff, are larger.
+const (
+	firstWaitingPage = 64
+	lastWaitingPage  = 1024
+)
 
 // dueMTs returns up to limit MTs, oldest first, each the oldest MT waiting
 // for its number and due at now. It walks the waiting MTs in id order (the
@@ -255,13 +266,13 @@ func (db *DB) dueMTs(ctx context.Context, now time.Time, limit int) ([]waitingRo
 	seen := map[string]bool{}
 	var due []waitingRow
 	after := ""
-	for {
+	for size := firstWaitingPage; ; size = min(2*size, lastWaitingPage) {
 		var page []waitingRow
-		err := db.db.SelectContext(ctx, &page, db.rebind(`SELECT `+prefixed("o.", outboxColumns)+`,
-				COALESCE(s.opted_out, FALSE) AS opted_out
+		err := db.db.SelectContext(ctx, &page, db.rebind(`SELECT o.id, o.phone, o.short_code, o.kind,
+				o.in_flight, o.next_attempt_at, COALESCE(s.opted_out, FALSE) AS opted_out
 			FROM outbox o LEFT JOIN subscribers s ON s.phone = o.phone AND s.short_code = o.short_code
 			WHERE o.status = '`+statusPending+`' AND o.id > ?
-			ORDER BY o.id LIMIT `+strconv.Itoa(waitingPage)), after)
+			ORDER BY o.id LIMIT `+strconv.Itoa(size)), after)
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +287,7 @@ func (db *DB) dueMTs(ctx context.Context, now time.Time, limit int) ([]waitingRo
 				}
 			}
 		}
-		if len(page) < waitingPage {
+		if len(page) < size {
 			return due, nil
 		}
 		after = page[len(page)-1].ID
@@ -302,15 +313,6 @@ func (db *DB) supersededConfirmations(ctx context.Context, rows []waitingRow) (m
 		out[r.ID] = later
 	}
 	return out, nil
-}
-
-// prefixed qualifies each column of a column list with p.
-func prefixed(p, columns string) string {
-	cols := strings.Split(columns, ",")
-	for i, c := range cols {
-		cols[i] = p + strings.TrimSpace(c)
-	}
-	return strings.Join(cols, ", ")
 }
 
 // markPending updates an MT in one of the statuses from (pending when
@@ -509,8 +511,8 @@ func (db *DB) MTs(ctx context.Context, phone string) ([]donation.OutboxMT, error
 // PendingCount counts the MTs waiting to be sent that are due at now.
 func (db *DB) PendingCount(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := db.db.GetContext(ctx, &n, db.rebind(`SELECT COUNT(*) FROM outbox WHERE status = ? AND next_attempt_at <= ?`),
-		statusPending, stamp(now))
+	err := db.db.GetContext(ctx, &n, db.rebind(`SELECT COUNT(*) FROM outbox
+		WHERE status = '`+statusPending+`' AND next_attempt_at <= ?`), stamp(now))
 	if err != nil {
 		return 0, fmt.Errorf("pending MTs: %w", err)
 	}

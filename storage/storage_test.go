@@ -575,6 +575,54 @@ func testProgram(id string, keywords ...string) compliance.Program {
 	}
 }
 
+// TestClaimPastOnePage: the claim reads the waiting MTs a page at a time
+// (64 first); MTs backing off fill the first page, the due ones come
+// after it, and a number's later MT past the page still waits behind its
+// earlier one.
+func TestClaimPastOnePage(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		number := func(i int) string { return fmt.Sprintf("+1202555%04d", 2000+i) }
+		mt := func(to, body string) donation.MT { return donation.MT{To: to, From: shortCode, Body: body} }
+		// x's first MT is the oldest; its second comes after 150 others.
+		apply(t, db, donation.Result{MTs: []donation.MT{mt(phoneA, "x1")}}, t0, "SMx1")
+		for i := range 150 {
+			at := t0.Add(time.Duration(i+1) * time.Millisecond)
+			apply(t, db, donation.Result{MTs: []donation.MT{mt(number(i), fmt.Sprint("n", i))}}, at, fmt.Sprint("SMn", i))
+		}
+		apply(t, db, donation.Result{MTs: []donation.MT{mt(phoneA, "x2")}}, t0.Add(time.Second), "SMx2")
+		backoff := func(phone string, n int) {
+			t.Helper()
+			ms, err := db.MTs(ctx, phone)
+			if err != nil || len(ms) != n {
+				t.Fatalf("MTs(%s) = %v, %v; want %d", phone, ms, err, n)
+			}
+			if err := db.MarkRetry(ctx, ms[0].ID, "gateway 503", t0.Add(time.Hour), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		backoff(phoneA, 2)
+		for i := range 140 {
+			backoff(number(i), 1)
+		}
+		got, err := db.PendingMTs(ctx, t0.Add(time.Second), 20, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bodies []string
+		for _, m := range got {
+			bodies = append(bodies, m.MT.Body)
+		}
+		var want []string
+		for i := 140; i < 150; i++ {
+			want = append(want, fmt.Sprint("n", i))
+		}
+		if !reflect.DeepEqual(bodies, want) {
+			t.Fatalf("PendingMTs = %v, want %v (x2 waits behind x1)", bodies, want)
+		}
+	})
+}
+
 func TestSaveProgram(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
