@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -19,9 +20,9 @@ import (
 // Update runs fn in one transaction that serialises on the phone number and
 // commits when fn returns nil; an error from fn, or a panic, rolls back.
 //
-// The number's row in phones is locked first: on PostgreSQL with SELECT ...
-// FOR UPDATE (at READ COMMITTED, so every statement after the lock sees what
-// the previous holder committed), on SQLite by BEGIN IMMEDIATE. fn must use
+// The number's lock is taken first: on PostgreSQL an advisory lock (at READ
+// COMMITTED, so every statement after the lock sees what the previous
+// holder committed), on SQLite by BEGIN IMMEDIATE. fn must use
 // only the Tx it is given: on SQLite the one connection is busy until Update
 // returns, so calling other DB methods from fn would wait forever.
 func (db *DB) Update(ctx context.Context, phone string, fn func(donation.Tx) error) error {
@@ -82,25 +83,23 @@ func (db *DB) begin(ctx context.Context) (*sqlx.Tx, error) {
 
 // lockPhone takes the per-number lock for the rest of the transaction. On
 // SQLite, BEGIN IMMEDIATE already holds the database's write lock. On
-// PostgreSQL most MOs come from a number seen before, whose row one
-// SELECT ... FOR UPDATE locks; a new number's row is inserted first (ON
-// CONFLICT: two servers may race to) and then locked.
+// PostgreSQL it is a transaction-level advisory lock on the number's hash,
+// in a key space of its own (two keys, phoneLockClass first): one statement
+// for a new number as for a known one, and no row written. Two numbers
+// whose hashes collide only wait for each other; no transaction holds two
+// numbers' locks, so that cannot deadlock.
 func (db *DB) lockPhone(ctx context.Context, stx *sqlx.Tx, phone string) error {
 	if db.driver != Postgres {
 		return nil
 	}
-	lock := func() error {
-		var got string
-		return stx.GetContext(ctx, &got, stx.Rebind(`SELECT phone FROM phones WHERE phone = ? FOR UPDATE`), phone)
-	}
-	if err := lock(); !errors.Is(err, sql.ErrNoRows) {
-		return err
-	}
-	if _, err := stx.ExecContext(ctx, stx.Rebind(`INSERT INTO phones (phone) VALUES (?) ON CONFLICT DO NOTHING`), phone); err != nil {
-		return err
-	}
-	return lock()
+	h := fnv.New32a()
+	h.Write([]byte(phone))
+	_, err := stx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, phoneLockClass, int32(h.Sum32()))
+	return err
 }
+
+// phoneLockClass is the first key of every number's advisory lock ("phon").
+const phoneLockClass int32 = 0x70686f6e
 
 // tx is donation.Tx over one transaction of Update.
 type tx struct {

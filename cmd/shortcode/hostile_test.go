@@ -1336,11 +1336,11 @@ func field(row, col string) string {
 }
 
 // recordsMOs are the tables a signed MO may add rows to, all of them
-// naming its number: the number (phones: the row Update locks), the MO
-// (mos), the texter's state (subscribers) and the polite reply (outbox),
+// naming its number: the MO (mos), the texter's state (subscribers) and
+// the polite reply (outbox),
 // whose delivery reports may come before it is marked sent
 // (status_callbacks, by its message id).
-var recordsMOs = []string{"phones", "mos", "subscribers", "outbox"}
+var recordsMOs = []string{"mos", "subscribers", "outbox"}
 
 // compare checks that the hostile table left the database as it was but
 // for hostileTexter's recorded MOs and their replies.
@@ -1555,7 +1555,7 @@ func (h *hostile) stored(before dump) {
 	// blocklist, programs and the action log.
 	after := h.settled()
 	may := []string{"api_tokens", "actions", "settlement_files", "settlement_lines", "forwards", "donations",
-		"blocklist", "phones", "programs", "committees", "keywords", "cert_texts"}
+		"blocklist", "programs", "committees", "keywords", "cert_texts"}
 	for table, rows := range after {
 		if !slices.Contains(may, table) && !slices.Equal(rows, before[table]) {
 			t.Errorf("the stored phase changed table %s", table)
