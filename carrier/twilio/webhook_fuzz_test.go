@@ -29,6 +29,11 @@ type fuzzSink struct {
 	statuses []status
 }
 
+// reset forgets what was handed over: each target builds its handler once
+// (a server and its routes cost more than the rest of an execution) and
+// resets its sink for each input.
+func (s *fuzzSink) reset() { s.mos, s.statuses = nil, nil }
+
 func (s *fuzzSink) HandleMO(_ context.Context, mo donation.MO) error {
 	s.mos = append(s.mos, mo)
 	return nil
@@ -83,13 +88,17 @@ func fuzzForm(sid, from, to, body, extraName, extraValue string) url.Values {
 
 // fuzzShapes restates SPEC §12.1's shapes of the parameters that name or
 // count something.
-var fuzzShapes = map[string]string{
-	"MessageSid": `^(SM|MM)[0-9a-f]{32}$`, "MessagingServiceSid": `^MG[0-9a-f]{32}$`,
-	"From": `^\+?[0-9]{3,15}$`, "To": `^\+?[0-9]{3,15}$`,
-	"NumMedia": `^[0-9]{1,3}$`, "NumSegments": `^[0-9]{1,3}$`, "ReferralNumMedia": `^[0-9]{1,3}$`,
-	"ApiVersion": `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, "SmsStatus": `^[a-z][a-z_-]{0,31}$`, "MessageStatus": `^[a-z][a-z_-]{0,31}$`,
-	"ErrorCode": `^[0-9]{0,10}$`,
+var fuzzShapes = map[string]*regexp.Regexp{
+	"MessageSid": regexp.MustCompile(`^(SM|MM)[0-9a-f]{32}$`), "MessagingServiceSid": regexp.MustCompile(`^MG[0-9a-f]{32}$`),
+	"From": regexp.MustCompile(`^\+?[0-9]{3,15}$`), "To": regexp.MustCompile(`^\+?[0-9]{3,15}$`),
+	"NumMedia": regexp.MustCompile(`^[0-9]{1,3}$`), "NumSegments": regexp.MustCompile(`^[0-9]{1,3}$`),
+	"ReferralNumMedia": regexp.MustCompile(`^[0-9]{1,3}$`), "ApiVersion": regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`),
+	"SmsStatus": regexp.MustCompile(`^[a-z][a-z_-]{0,31}$`), "MessageStatus": regexp.MustCompile(`^[a-z][a-z_-]{0,31}$`),
+	"ErrorCode": regexp.MustCompile(`^[0-9]{0,10}$`),
 }
+
+// fuzzE164 is an E.164 number, as an MO's From must be.
+var fuzzE164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // fuzzValid says whether the webhook must take a correctly signed form
 // posted to path: this account's AccountSid, every name once and without a
@@ -105,7 +114,7 @@ func fuzzValid(path string, f url.Values) bool {
 		if len(vs) != 1 || strings.Contains(name, "+") {
 			return false
 		}
-		if re, ok := fuzzShapes[name]; ok && !regexp.MustCompile(re).MatchString(vs[0]) {
+		if re, ok := fuzzShapes[name]; ok && !re.MatchString(vs[0]) {
 			return false
 		}
 		if (name == "SmsSid" || name == "SmsMessageSid") && vs[0] != f.Get("MessageSid") {
@@ -126,7 +135,7 @@ func fuzzValid(path string, f url.Values) bool {
 			return false // where Twilio sends no parameter, and a re-split would put one
 		}
 	}
-	return f.Get("MessageSid") != "" && regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`).MatchString(f.Get("From")) && f.Get("To") != ""
+	return f.Get("MessageSid") != "" && fuzzE164.MatchString(f.Get("From")) && f.Get("To") != ""
 }
 
 // fuzzMOOf is the MO the webhook must hand over for a valid form.
@@ -159,8 +168,9 @@ func FuzzWebhookForm(f *testing.F) {
 		f.Add(s.sid, s.from, s.to, s.body, s.name, s.value, false)
 		f.Add(s.sid, s.from, s.to, s.body, s.name, s.value, true)
 	}
+	h, sink := fuzzWebhook()
 	f.Fuzz(func(t *testing.T, sid, from, to, body, extraName, extraValue string, statusCallback bool) {
-		h, sink := fuzzWebhook()
+		sink.reset()
 		form := fuzzForm(sid, from, to, body, extraName, extraValue)
 		path := twilio.SMSPath
 		if statusCallback {
@@ -202,7 +212,9 @@ func FuzzWebhookTamper(f *testing.F) {
 		f.Add(s.sid, s.from, s.to, s.body, uint16(i*11), byte('&'))
 		f.Add(s.sid, s.from, s.to, s.body, uint16(i), byte('='))
 	}
+	h, sink := fuzzWebhook()
 	f.Fuzz(func(t *testing.T, sid, from, to, body string, pos uint16, b byte) {
+		sink.reset()
 		form := fuzzForm(sid, from, to, body, "", "")
 		signed := form.Encode()
 		sig := twilio.Signature(testToken, fuzzBase+twilio.SMSPath, form)
@@ -211,7 +223,6 @@ func FuzzWebhookTamper(f *testing.F) {
 			return
 		}
 		tampered := signed[:i] + string(b) + signed[i+1:]
-		h, sink := fuzzWebhook()
 		code := fuzzPost(t, h, twilio.SMSPath, tampered, sig)
 		parsed, err := url.ParseQuery(tampered)
 		same := err == nil && maps.EqualFunc(parsed, form, slices.Equal)
@@ -241,7 +252,9 @@ func FuzzWebhookResplit(f *testing.F) {
 		f.Add(s.sid, s.from, s.to, s.body, []byte{byte(i), 0, 0, 0, 4, 0xfc})
 	}
 	f.Add("SM0123456789abcdef0123456789abcdef", "+12025554321", "41444", "START", []byte{})
+	h, sink := fuzzWebhook()
 	f.Fuzz(func(t *testing.T, sid, from, to, body string, cuts []byte) {
+		sink.reset()
 		form := fuzzForm(sid, from, to, body, "", "")
 		sig := twilio.Signature(testToken, fuzzBase+twilio.SMSPath, form)
 		names := slices.Sorted(maps.Keys(form))
@@ -289,7 +302,6 @@ func FuzzWebhookResplit(f *testing.F) {
 		if twilio.Signature(testToken, fuzzBase+twilio.SMSPath, resplit) != sig {
 			t.Fatalf("the re-split %v of %v lost the signature", resplit, form)
 		}
-		h, sink := fuzzWebhook()
 		code := fuzzPost(t, h, twilio.SMSPath, resplit.Encode(), sig)
 		switch {
 		case code == http.StatusOK && (len(sink.mos) != 1 || sink.mos[0] != fuzzMOOf(form)):
