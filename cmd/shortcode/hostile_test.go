@@ -350,6 +350,20 @@ func (h *hostile) run(cases []hcase) {
 	}
 	close(next)
 	wg.Wait()
+	// A case that got no answer at all is sent once more, alone, once the
+	// table is done: on a starved machine (CI runs every package at once)
+	// a connection can be closed unanswered by the load; a defect closes
+	// it again.
+	again := 0
+	for i, c := range cases {
+		if answers[i].err != nil && c.want != refusedOrCut {
+			answers[i] = h.send(c.req)
+			again++
+		}
+	}
+	if again > 0 {
+		h.t.Logf("%d cases got no answer and were sent again, one at a time", again)
+	}
 	for i, c := range cases {
 		h.report(c, answers[i])
 		if c.want == moTaken && answers[i].status == 200 {
