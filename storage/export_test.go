@@ -2,9 +2,12 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/shortcode/shortcode/donation"
 )
 
 // SetRefundedForTest marks a donation refunded, which only the refund
@@ -41,4 +44,15 @@ func (db *DB) ExecForTest(ctx context.Context, q string) error {
 func (db *DB) ConnForTest(ctx context.Context) (*sqlx.Conn, func(string) string, error) {
 	c, err := db.db.Connx(ctx)
 	return c, db.rebind, err
+}
+
+// MarkSent is MarkAllSent for one MT, with an error wrapping
+// donation.ErrNotFound when it had left the queue: the sender writes its
+// marks in batches, tests one at a time.
+func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error {
+	gone, err := db.MarkAllSent(ctx, []donation.SentMT{{ID: id, SID: sid}}, now)
+	if err == nil && len(gone) > 0 {
+		err = fmt.Errorf("mark MT %s sent: %w", id, donation.ErrNotFound)
+	}
+	return err
 }

@@ -345,17 +345,6 @@ func (db *DB) markPending(ctx context.Context, what, id, set string, args []any,
 // has left the queue nobody needs its PIN or page token again.
 const redact = `body = COALESCE(redacted_body, body), redacted_body = NULL, in_flight = FALSE, claimed_until = NULL`
 
-// MarkSent records that the gateway accepted a pending MT as sid: MarkAllSent
-// for one MT, an error wrapping donation.ErrNotFound when it had left the
-// queue.
-func (db *DB) MarkSent(ctx context.Context, id, sid string, now time.Time) error {
-	gone, err := db.MarkAllSent(ctx, []donation.SentMT{{ID: id, SID: sid}}, now)
-	if err == nil && len(gone) > 0 {
-		err = fmt.Errorf("mark MT %s sent: %w", id, donation.ErrNotFound)
-	}
-	return err
-}
-
 // MarkAllSent records that the gateway accepted each MT as its sid, in one
 // statement, then applies the status callbacks that arrived for those sids
 // before they were stored. An MT cancelled while its send was under way is
