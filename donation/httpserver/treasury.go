@@ -193,24 +193,10 @@ func (t *treasuryRoutes) refund(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (t *treasuryRoutes) refunds(w http.ResponseWriter, r *http.Request) error {
-	p, err := Query(r, "committee")
-	if err != nil {
-		return err
-	}
-	c, err := t.committee(r.Context(), p.Get("committee"))
-	if err != nil {
-		return err
-	}
-	rs, err := t.records.Refunds(r.Context(), c.ID)
-	if err != nil {
-		return err
-	}
 	now := t.now()
-	out := make([]RefundJSON, 0, len(rs))
-	for _, ref := range rs {
-		out = append(out, RefundView(r.Context(), ref, now))
-	}
-	return WriteJSON(w, out)
+	return listOfCommittee(t, w, r, t.records.Refunds, func(ref treasury.Refund) RefundJSON {
+		return RefundView(r.Context(), ref, now)
+	})
 }
 
 func (t *treasuryRoutes) settle(w http.ResponseWriter, r *http.Request) error {
@@ -318,26 +304,19 @@ func (t *treasuryRoutes) forward(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (t *treasuryRoutes) forwards(w http.ResponseWriter, r *http.Request) error {
-	p, err := Query(r, "committee")
-	if err != nil {
-		return err
-	}
-	c, err := t.committee(r.Context(), p.Get("committee"))
-	if err != nil {
-		return err
-	}
-	fs, err := t.records.Forwards(r.Context(), c.ID)
-	if err != nil {
-		return err
-	}
-	out := make([]ForwardJSON, 0, len(fs))
-	for _, f := range fs {
-		out = append(out, ForwardView(f))
-	}
-	return WriteJSON(w, out)
+	return listOfCommittee(t, w, r, t.records.Forwards, ForwardView)
 }
 
 func (t *treasuryRoutes) blocklist(w http.ResponseWriter, r *http.Request) error {
+	return listOfCommittee(t, w, r, t.records.Blocklist, func(b treasury.Block) BlockJSON {
+		return BlockView(r.Context(), b)
+	})
+}
+
+// listOfCommittee answers a list of the records of the committee the query
+// names (?committee=), each shown by view.
+func listOfCommittee[T, V any](t *treasuryRoutes, w http.ResponseWriter, r *http.Request,
+	list func(ctx context.Context, committeeID string) ([]T, error), view func(T) V) error {
 	p, err := Query(r, "committee")
 	if err != nil {
 		return err
@@ -346,13 +325,13 @@ func (t *treasuryRoutes) blocklist(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	bs, err := t.records.Blocklist(r.Context(), c.ID)
+	records, err := list(r.Context(), c.ID)
 	if err != nil {
 		return err
 	}
-	out := make([]BlockJSON, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, BlockView(r.Context(), b))
+	out := make([]V, 0, len(records))
+	for _, rec := range records {
+		out = append(out, view(rec))
 	}
 	return WriteJSON(w, out)
 }
