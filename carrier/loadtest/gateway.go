@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,33 +13,15 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/shortcode/shortcode/carrier/twilio"
 )
 
 // MessagesPath is the route of the Twilio Messages API the gateway serves.
 const MessagesPath = "/2010-04-01/Accounts/{sid}/Messages.json"
 
-// Twilio error codes the gateway answers, as Twilio's API and the
-// simulator do.
-const (
-	codeAuthenticate = 20003
-	codeNotFound     = 20404
-	codeBadRequest   = 21100
-	codeInvalidTo    = 21211
-	codeBodyRequired = 21602
-	codeFromRequired = 21603
-	codeToRequired   = 21604
-	codeBodyTooLong  = 21617
-)
-
-// maxBody bounds the bodies the gateway reads; maxBodyChars is Twilio's
-// limit on a message.
-const (
-	maxBody      = 64 << 10
-	maxBodyChars = 1600
-)
-
-// twilioTime is the layout of Twilio's dates.
-const twilioTime = time.RFC1123Z
+// maxBody bounds the bodies the gateway reads.
+const maxBody = 64 << 10
 
 // e164 is the shape of a phone number.
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -144,40 +125,17 @@ func (g *Gateway) Received(phone string) []Message {
 	return out
 }
 
-// apiError is the Twilio API's error answer.
-type apiError struct {
-	Code     int    `json:"code"`
-	Message  string `json:"message"`
-	MoreInfo string `json:"more_info"`
-	Status   int    `json:"status"`
-}
-
-func writeError(w http.ResponseWriter, status, code int, msg string) {
-	writeJSON(w, status, apiError{Code: code, Message: msg, MoreInfo: fmt.Sprintf("https://www.twilio.com/docs/errors/%d", code), Status: status})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
 // authorized checks the Basic credentials and the account in the path;
 // when it returns false it has answered.
 func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	if !ok || !same(user, g.accountSID) || !same(pass, g.authToken) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeError(w, http.StatusUnauthorized, codeAuthenticate, "Authenticate")
+		twilio.WriteError(w, http.StatusUnauthorized, twilio.CodeAuthenticate, "Authenticate")
 		return false
 	}
 	if r.PathValue("sid") != g.accountSID {
-		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
+		twilio.WriteError(w, http.StatusNotFound, twilio.CodeNotFound, fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
 		return false
 	}
 	return true
@@ -185,31 +143,11 @@ func (g *Gateway) authorized(w http.ResponseWriter, r *http.Request) bool {
 
 func same(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
-// wireMessage is a message resource as Twilio's API shows it.
-type wireMessage struct {
-	SID          string  `json:"sid"`
-	AccountSID   string  `json:"account_sid"`
-	To           string  `json:"to"`
-	From         string  `json:"from"`
-	Body         string  `json:"body"`
-	Status       string  `json:"status"`
-	Direction    string  `json:"direction"`
-	NumSegments  string  `json:"num_segments"`
-	NumMedia     string  `json:"num_media"`
-	DateCreated  string  `json:"date_created"`
-	DateUpdated  string  `json:"date_updated"`
-	DateSent     string  `json:"date_sent"`
-	ErrorCode    *int    `json:"error_code"`
-	ErrorMessage *string `json:"error_message"`
-	Price        *string `json:"price"`
-	APIVersion   string  `json:"api_version"`
-	URI          string  `json:"uri"`
-}
-
-func (g *Gateway) wire(m Message, status string) wireMessage {
-	at := m.At.UTC().Format(twilioTime)
-	return wireMessage{SID: m.SID, AccountSID: g.accountSID, To: m.To, From: m.From, Body: m.Body, Status: status,
-		Direction: "outbound-api", NumSegments: "1", NumMedia: "0", DateCreated: at, DateUpdated: at, DateSent: at,
+// wire is m as the API shows it, in status.
+func (g *Gateway) wire(m Message, status string) twilio.Message {
+	at := m.At.UTC().Format(twilio.TimeLayout)
+	return twilio.Message{SID: m.SID, AccountSID: g.accountSID, To: m.To, From: m.From, Body: m.Body, Status: status,
+		Direction: "outbound-api", NumSegments: "1", NumMedia: "0", DateCreated: at, DateUpdated: at, DateSent: &at,
 		APIVersion: "2010-04-01", URI: "/2010-04-01/Accounts/" + g.accountSID + "/Messages/" + m.SID + ".json"}
 }
 
@@ -221,26 +159,26 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "Malformed form body")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBadRequest, "Malformed form body")
 		return
 	}
 	f := r.PostForm
 	to, from, body := f.Get("To"), f.Get("From"), f.Get("Body")
 	switch {
 	case to == "":
-		writeError(w, http.StatusBadRequest, codeToRequired, "A 'To' phone number is required.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeToRequired, "A 'To' phone number is required.")
 		return
 	case !e164.MatchString(to):
-		writeError(w, http.StatusBadRequest, codeInvalidTo, "The 'To' number is not a valid phone number.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeInvalidTo, "The 'To' number is not a valid phone number.")
 		return
 	case from == "":
-		writeError(w, http.StatusBadRequest, codeFromRequired, "A 'From' phone number is required.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeFromRequired, "A 'From' phone number is required.")
 		return
 	case body == "":
-		writeError(w, http.StatusBadRequest, codeBodyRequired, "Message body is required.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBodyRequired, "Message body is required.")
 		return
-	case !utf8.ValidString(body) || utf8.RuneCountInString(body) > maxBodyChars:
-		writeError(w, http.StatusBadRequest, codeBodyTooLong, "The concatenated message body exceeds the 1600 character limit.")
+	case !utf8.ValidString(body) || utf8.RuneCountInString(body) > twilio.MaxBodyCharacters:
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBodyTooLong, "The concatenated message body exceeds the 1600 character limit.")
 		return
 	}
 	m := Message{SID: newSID("SM"), To: to, From: from, Body: body, At: g.now()}
@@ -254,7 +192,7 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 	case in.wake <- struct{}{}:
 	default: // a wake-up is pending already
 	}
-	writeJSON(w, http.StatusCreated, g.wire(m, "queued"))
+	twilio.WriteJSON(w, http.StatusCreated, g.wire(m, "queued"))
 }
 
 // Page sizes of the list, as Twilio's.
@@ -276,7 +214,7 @@ func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("PageSize"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			writeError(w, http.StatusBadRequest, codeBadRequest, "PageSize must be a positive number")
+			twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBadRequest, "PageSize must be a positive number")
 			return
 		}
 		size = min(n, maxPageSize)
@@ -284,7 +222,7 @@ func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("Page"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, codeBadRequest, "Page must be a number")
+			twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBadRequest, "Page must be a number")
 			return
 		}
 		page = n
@@ -297,7 +235,7 @@ func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
 		if s := q.Get(d.name); s != "" {
 			t, err := time.Parse(time.DateOnly, s)
 			if err != nil {
-				writeError(w, http.StatusBadRequest, codeBadRequest, d.name+" must be a date, YYYY-MM-DD")
+				twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBadRequest, d.name+" must be a date, YYYY-MM-DD")
 				return
 			}
 			*d.t = t
@@ -333,7 +271,7 @@ func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
 
 	start := min(page*size, len(matched))
 	end := min(start+size, len(matched))
-	out := make([]wireMessage, 0, end-start)
+	out := make([]twilio.Message, 0, end-start)
 	for _, m := range matched[start:end] {
 		out = append(out, g.wire(m, "delivered"))
 	}
@@ -348,13 +286,8 @@ func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
 		s := r.URL.Path + "?" + nq.Encode()
 		next = &s
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Messages    []wireMessage `json:"messages"`
-		Page        int           `json:"page"`
-		PageSize    int           `json:"page_size"`
-		URI         string        `json:"uri"`
-		NextPageURI *string       `json:"next_page_uri"`
-	}{out, page, size, r.URL.RequestURI(), next})
+	twilio.WriteJSON(w, http.StatusOK, twilio.MessageList{Messages: out, Page: page, PageSize: size,
+		URI: r.URL.RequestURI(), NextPageURI: next})
 }
 
 // newSID returns prefix and 32 random hex digits, the shape of a Twilio id.

@@ -11,59 +11,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
+
+	"github.com/shortcode/shortcode/carrier/twilio"
 )
 
-// Twilio error codes the simulated Messages API answers.
+// The statuses the simulated Messages API gives its messages.
 const (
-	codeAuthenticate   = 20003
-	codeNotFound       = 20404
-	codeBadRequest     = 21100 // our pick for an unreadable form
-	codeInvalidTo      = 21211
-	codeBodyRequired   = 21602
-	codeFromRequired   = 21603
-	codeToRequired     = 21604
-	codeBadCallback    = 21609
-	codeBodyTooLong    = 21617
-	maxBodyCharacters  = 1600
-	statusQueued       = "queued"
-	statusDelivered    = "delivered"
-	twilioTimeLayout   = time.RFC1123Z // "Mon, 02 Jan 2006 15:04:05 -0700"
-	twilioErrorDocsURL = "https://www.twilio.com/docs/errors/"
+	statusQueued    = "queued"
+	statusDelivered = "delivered"
 )
 
-// apiError is the Twilio REST API's error answer.
-type apiError struct {
-	Code     int    `json:"code"`
-	Message  string `json:"message"`
-	MoreInfo string `json:"more_info"`
-	Status   int    `json:"status"`
-}
-
-func writeAPIError(w http.ResponseWriter, status, code int, msg string) {
-	writeJSON(w, status, apiError{Code: code, Message: msg, MoreInfo: fmt.Sprintf("%s%d", twilioErrorDocsURL, code), Status: status})
-}
-
-// wireMessage is a message resource as the Twilio API shows it.
-type wireMessage struct {
-	SID          string  `json:"sid"`
-	AccountSID   string  `json:"account_sid"`
-	To           string  `json:"to"`
-	From         string  `json:"from"`
-	Body         string  `json:"body"`
-	Status       string  `json:"status"`
-	Direction    string  `json:"direction"`
-	NumSegments  string  `json:"num_segments"`
-	NumMedia     string  `json:"num_media"`
-	DateCreated  string  `json:"date_created"`
-	DateUpdated  string  `json:"date_updated"`
-	ErrorCode    *int    `json:"error_code"`
-	ErrorMessage *string `json:"error_message"`
-	APIVersion   string  `json:"api_version"`
-	URI          string  `json:"uri"`
-}
-
-func toWire(m Message) wireMessage {
-	return wireMessage{
+func toWire(m Message) twilio.Message {
+	return twilio.Message{
 		SID:         m.SID,
 		AccountSID:  m.AccountSID,
 		To:          m.To,
@@ -73,8 +32,8 @@ func toWire(m Message) wireMessage {
 		Direction:   "outbound-api",
 		NumSegments: "1",
 		NumMedia:    "0",
-		DateCreated: m.Created.UTC().Format(twilioTimeLayout),
-		DateUpdated: m.Updated.UTC().Format(twilioTimeLayout),
+		DateCreated: m.Created.UTC().Format(twilio.TimeLayout),
+		DateUpdated: m.Updated.UTC().Format(twilio.TimeLayout),
 		APIVersion:  "2010-04-01",
 		URI:         "/2010-04-01/Accounts/" + m.AccountSID + "/Messages/" + m.SID + ".json",
 	}
@@ -86,11 +45,11 @@ func (s *Sim) authorize(w http.ResponseWriter, r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
 	if !ok || !equal(user, s.cfg.AccountSID) || !equal(pass, s.cfg.AuthToken) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		writeAPIError(w, http.StatusUnauthorized, codeAuthenticate, "Authenticate")
+		twilio.WriteError(w, http.StatusUnauthorized, twilio.CodeAuthenticate, "Authenticate")
 		return false
 	}
 	if mux.Vars(r)["sid"] != s.cfg.AccountSID {
-		writeAPIError(w, http.StatusNotFound, codeNotFound,
+		twilio.WriteError(w, http.StatusNotFound, twilio.CodeNotFound,
 			fmt.Sprintf("The requested resource %s was not found", r.URL.Path))
 		return false
 	}
@@ -113,33 +72,33 @@ func (s *Sim) serveCreateMessage(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeAPIError(w, http.StatusRequestEntityTooLarge, codeBadRequest, "Request body too large")
+			twilio.WriteError(w, http.StatusRequestEntityTooLarge, twilio.CodeBadRequest, "Request body too large")
 			return
 		}
-		writeAPIError(w, http.StatusBadRequest, codeBadRequest, "Malformed form body")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBadRequest, "Malformed form body")
 		return
 	}
 	f := r.PostForm
 	to, from, body, callback := f.Get("To"), f.Get("From"), f.Get("Body"), f.Get("StatusCallback")
 	switch {
 	case to == "":
-		writeAPIError(w, http.StatusBadRequest, codeToRequired, "A 'To' phone number is required.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeToRequired, "A 'To' phone number is required.")
 		return
 	case !e164.MatchString(to):
 		// Twilio's text names the number; the client masks it.
-		writeAPIError(w, http.StatusBadRequest, codeInvalidTo, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeInvalidTo, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
 		return
 	case from == "":
-		writeAPIError(w, http.StatusBadRequest, codeFromRequired, "A 'From' phone number is required.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeFromRequired, "A 'From' phone number is required.")
 		return
 	case body == "":
-		writeAPIError(w, http.StatusBadRequest, codeBodyRequired, "Message body is required.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBodyRequired, "Message body is required.")
 		return
-	case !utf8.ValidString(body) || utf8.RuneCountInString(body) > maxBodyCharacters:
-		writeAPIError(w, http.StatusBadRequest, codeBodyTooLong, "The concatenated message body exceeds the 1600 character limit.")
+	case !utf8.ValidString(body) || utf8.RuneCountInString(body) > twilio.MaxBodyCharacters:
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBodyTooLong, "The concatenated message body exceeds the 1600 character limit.")
 		return
 	case callback != "" && !validCallback(callback):
-		writeAPIError(w, http.StatusBadRequest, codeBadCallback, "The StatusCallback URL is not a valid URL.")
+		twilio.WriteError(w, http.StatusBadRequest, twilio.CodeBadCallback, "The StatusCallback URL is not a valid URL.")
 		return
 	}
 
@@ -208,18 +167,13 @@ func (s *Sim) serveListMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	from := r.URL.Query().Get("From")
 	msgs := s.Messages(r.URL.Query().Get("To"))
-	out := make([]wireMessage, 0, len(msgs))
+	out := make([]twilio.Message, 0, len(msgs))
 	for _, m := range msgs {
 		if from == "" || m.From == from {
 			out = append(out, toWire(m))
 		}
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Messages []wireMessage `json:"messages"`
-		Page     int           `json:"page"`
-		PageSize int           `json:"page_size"`
-		URI      string        `json:"uri"`
-	}{out, 0, len(out), r.URL.RequestURI()})
+	twilio.WriteJSON(w, http.StatusOK, twilio.MessageList{Messages: out, PageSize: len(out), URI: r.URL.RequestURI()})
 }
 
 // serveInbox is the phone's own view of the texts it received, newest first
@@ -227,11 +181,11 @@ func (s *Sim) serveListMessages(w http.ResponseWriter, r *http.Request) {
 // messages, which lets `shortcode text` work with a server's random token.
 func (s *Sim) serveInbox(w http.ResponseWriter, r *http.Request) {
 	msgs := s.Messages(mux.Vars(r)["e164"])
-	out := make([]wireMessage, 0, len(msgs))
+	out := make([]twilio.Message, 0, len(msgs))
 	for _, m := range msgs {
 		out = append(out, toWire(m))
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Messages []wireMessage `json:"messages"`
+		Messages []twilio.Message `json:"messages"`
 	}{out})
 }

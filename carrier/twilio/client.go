@@ -55,9 +55,10 @@ var _ donation.Sender = (*Client)(nil)
 // APIError is an error answer of the Twilio REST API, e.g.
 // {"code":21610,"message":"Attempt to send to unsubscribed recipient","status":400}.
 type APIError struct {
-	Code    int    `json:"code"`    // Twilio error code; 0 if the answer had none
-	Message string `json:"message"` // Twilio's text, as received
-	Status  int    `json:"status"`  // HTTP status code
+	Code     int    `json:"code"`                // Twilio error code; 0 if the answer had none
+	Message  string `json:"message"`             // Twilio's text, as received
+	MoreInfo string `json:"more_info,omitempty"` // the code's page
+	Status   int    `json:"status"`              // HTTP status code
 }
 
 // Error describes the error with any phone numbers in Twilio's text masked,
@@ -160,22 +161,13 @@ func (c *Client) Sent(ctx context.Context, mt donation.MT, since time.Time) ([]s
 	}
 	var found []match
 	for page := 0; next != "" && page < maxListPages; page++ {
-		var list struct {
-			Messages []struct {
-				SID         string `json:"sid"`
-				To          string `json:"to"`
-				From        string `json:"from"`
-				Body        string `json:"body"`
-				DateCreated string `json:"date_created"`
-			} `json:"messages"`
-			NextPageURI *string `json:"next_page_uri"`
-		}
+		var list MessageList
 		if err := c.get(ctx, base+next, &list); err != nil {
 			return nil, err
 		}
 		older := false
 		for _, m := range list.Messages {
-			at, err := time.Parse(time.RFC1123Z, m.DateCreated)
+			at, err := time.Parse(TimeLayout, m.DateCreated)
 			if err != nil {
 				return nil, fmt.Errorf("twilio: list: message %s: date_created %q: %w", m.SID, m.DateCreated, err)
 			}
