@@ -3,14 +3,15 @@ package sim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"time"
 )
 
 // Faults are the simulator's misbehaviour knobs (SPEC §12.3). They apply
-// to the carrier endpoints (OneAPI and lookup) and to MO delivery, and
-// MessagesLatency to the Twilio Messages API. The zero value is a
+// to the carrier endpoints (OneAPI and lookup) and to MO delivery, and the
+// Messages ones to the Twilio Messages API. The zero value is a
 // well-behaved simulator.
 type Faults struct {
 	// Latency delays every answer of the carrier endpoints.
@@ -31,6 +32,11 @@ type Faults struct {
 	// for this long after taking it: a slow gateway, whose client may time
 	// out or die before it learns that the MT was taken.
 	MessagesLatency time.Duration
+	// MessagesTooManyRate, MessagesUnavailableRate and MessagesTimeoutRate
+	// are the fractions of MT sends the Messages API refuses, without
+	// taking the MT: 429 with Twilio's code 20429, 503, or held for
+	// Config.Timeout and then dropped without an answer.
+	MessagesTooManyRate, MessagesUnavailableRate, MessagesTimeoutRate float64
 }
 
 // clamped returns f with its rates in 0..1 and a non-negative latency.
@@ -47,6 +53,10 @@ func (f Faults) clamped() Faults {
 		TimeoutRate:     rate(f.TimeoutRate),
 		ErrorRate:       rate(f.ErrorRate),
 		DuplicateRate:   rate(f.DuplicateRate),
+
+		MessagesTooManyRate:     rate(f.MessagesTooManyRate),
+		MessagesUnavailableRate: rate(f.MessagesUnavailableRate),
+		MessagesTimeoutRate:     rate(f.MessagesTimeoutRate),
 	}
 }
 
@@ -91,6 +101,47 @@ func (s *Sim) roll() fate {
 	return fateAnswer
 }
 
+// Refusals of the Messages API, by the fault that made them.
+const (
+	RefusedTooMany     = "429"
+	RefusedUnavailable = "503"
+	RefusedTimeout     = "timeout"
+)
+
+// refuseMT draws whether the Messages API refuses an MT send, and how
+// (one of the Refused kinds, or ""), and counts the refusal.
+func (s *Sim) refuseMT() string {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	f := s.faults
+	if f.MessagesTooManyRate+f.MessagesUnavailableRate+f.MessagesTimeoutRate == 0 {
+		return ""
+	}
+	u, kind := s.rng.Float64(), ""
+	switch {
+	case u < f.MessagesTooManyRate:
+		kind = RefusedTooMany
+	case u < f.MessagesTooManyRate+f.MessagesUnavailableRate:
+		kind = RefusedUnavailable
+	case u < f.MessagesTooManyRate+f.MessagesUnavailableRate+f.MessagesTimeoutRate:
+		kind = RefusedTimeout
+	default:
+		return ""
+	}
+	if s.refused == nil {
+		s.refused = map[string]int{}
+	}
+	s.refused[kind]++
+	return kind
+}
+
+// RefusedMTs counts the MT sends the Messages API refused, by kind.
+func (s *Sim) RefusedMTs() map[string]int {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return maps.Clone(s.refused)
+}
+
 // duplicate tells, by DuplicateRate, whether to deliver an MO twice.
 func (s *Sim) duplicate() bool {
 	s.fmu.Lock()
@@ -125,6 +176,10 @@ type faultsJSON struct {
 	ErrorRate       float64 `json:"error_rate"`
 	DuplicateRate   float64 `json:"duplicate_rate"`
 	MessagesLatency string  `json:"messages_latency,omitempty"` // a Go duration
+
+	MessagesTooManyRate     float64 `json:"messages_too_many_rate,omitempty"`
+	MessagesUnavailableRate float64 `json:"messages_unavailable_rate,omitempty"`
+	MessagesTimeoutRate     float64 `json:"messages_timeout_rate,omitempty"`
 }
 
 // serveFaults answers the fault knobs (GET), or replaces them (POST, the
@@ -156,6 +211,10 @@ func (s *Sim) serveFaults(w http.ResponseWriter, r *http.Request) {
 		ErrorRate:       f.ErrorRate,
 		DuplicateRate:   f.DuplicateRate,
 		MessagesLatency: ml,
+
+		MessagesTooManyRate:     f.MessagesTooManyRate,
+		MessagesUnavailableRate: f.MessagesUnavailableRate,
+		MessagesTimeoutRate:     f.MessagesTimeoutRate,
 	})
 }
 
@@ -179,11 +238,15 @@ func (in faultsJSON) faults() (Faults, error) {
 	for _, r := range []struct {
 		name string
 		v    float64
-	}{{"timeout_rate", in.TimeoutRate}, {"error_rate", in.ErrorRate}, {"duplicate_rate", in.DuplicateRate}} {
+	}{{"timeout_rate", in.TimeoutRate}, {"error_rate", in.ErrorRate}, {"duplicate_rate", in.DuplicateRate},
+		{"messages_too_many_rate", in.MessagesTooManyRate}, {"messages_unavailable_rate", in.MessagesUnavailableRate},
+		{"messages_timeout_rate", in.MessagesTimeoutRate}} {
 		if !(r.v >= 0 && r.v <= 1) {
 			return f, fmt.Errorf("%s %v is not between 0 and 1", r.name, r.v)
 		}
 	}
 	f.TimeoutRate, f.ErrorRate, f.DuplicateRate = in.TimeoutRate, in.ErrorRate, in.DuplicateRate
+	f.MessagesTooManyRate, f.MessagesUnavailableRate = in.MessagesTooManyRate, in.MessagesUnavailableRate
+	f.MessagesTimeoutRate = in.MessagesTimeoutRate
 	return f, nil
 }

@@ -2,11 +2,13 @@ package sim_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -248,5 +250,81 @@ func TestCloseDropsHeldRequests(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("held request still held 10s after Close")
+	}
+}
+
+// The Messages API's refusals: each fault refuses every send at rate 1,
+// takes no MT and is counted; a mix refuses about its share, the rest
+// taken; a timeout is held for Config.Timeout and dropped unanswered.
+func TestMessagesFaults(t *testing.T) {
+	form := url.Values{"To": {phone}, "From": {short}, "Body": {"hi"}}
+	for _, tt := range []struct {
+		name   string
+		faults sim.Faults
+		status int
+		code   int
+		kind   string
+	}{
+		{"TooMany", sim.Faults{MessagesTooManyRate: 1}, 429, 20429, sim.RefusedTooMany},
+		{"Unavailable", sim.Faults{MessagesUnavailableRate: 1}, 503, 0, sim.RefusedUnavailable},
+		{"Timeout", sim.Faults{MessagesTimeoutRate: 1}, 0, 0, sim.RefusedTimeout},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, srv := startSim(t, sim.Config{Timeout: 50 * time.Millisecond, Faults: tt.faults})
+			for range 3 {
+				if tt.kind == sim.RefusedTimeout {
+					req, _ := http.NewRequest("POST", srv.URL+messagesPath, strings.NewReader(form.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.SetBasicAuth(account, token)
+					began := time.Now()
+					if resp, err := srv.Client().Do(req); err == nil {
+						t.Fatalf("a held send was answered %d", resp.StatusCode)
+					}
+					if took := time.Since(began); took < 50*time.Millisecond {
+						t.Errorf("dropped after %v, before Config.Timeout", took)
+					}
+					continue
+				}
+				status, body := apiCall(t, srv, "POST", messagesPath, account, token, form)
+				var e apiError
+				if status != tt.status || (tt.code != 0 && (json.Unmarshal([]byte(body), &e) != nil || e.Code != tt.code)) {
+					t.Fatalf("POST Messages.json = %d %s, want %d with code %d", status, body, tt.status, tt.code)
+				}
+			}
+			if got := s.Messages(phone); len(got) != 0 {
+				t.Errorf("refused sends took %d MTs", len(got))
+			}
+			if got := s.RefusedMTs(); got[tt.kind] != 3 || len(got) != 1 {
+				t.Errorf("RefusedMTs() = %v, want 3 %s", got, tt.kind)
+			}
+		})
+	}
+
+	s, srv := startSim(t, sim.Config{Seed: 7, Faults: sim.Faults{MessagesTooManyRate: 0.2, MessagesUnavailableRate: 0.2}})
+	for range 500 {
+		apiCall(t, srv, "POST", messagesPath, account, token, form)
+	}
+	refused := s.RefusedMTs()
+	taken := len(s.Messages(phone))
+	t.Logf("of 500 sends: %v refused, %d taken", refused, taken)
+	if n := refused[sim.RefusedTooMany]; n < 70 || n > 130 {
+		t.Errorf("%d of 500 sends answered 429 at 0.2", n)
+	}
+	if n := refused[sim.RefusedUnavailable]; n < 70 || n > 130 {
+		t.Errorf("%d of 500 sends answered 503 at 0.2", n)
+	}
+	if taken+refused[sim.RefusedTooMany]+refused[sim.RefusedUnavailable] != 500 {
+		t.Errorf("%d taken and %v refused of 500", taken, refused)
+	}
+
+	// The knobs on the wire.
+	_, c := startCarrier(t, sim.Config{})
+	body := `{"latency":"0s","timeout_rate":0,"error_rate":0,"duplicate_rate":0,"messages_too_many_rate":0.1,` +
+		`"messages_unavailable_rate":0.2,"messages_timeout_rate":0.3}` + "\n"
+	if r := c.do("POST", "/sim/faults", body); r.status != 200 || r.body != body {
+		t.Errorf("POST /sim/faults = %d %s, want %s", r.status, r.body, body)
+	}
+	if r := c.do("POST", "/sim/faults", `{"messages_timeout_rate":1.1}`); r.status != 400 {
+		t.Errorf("POST messages_timeout_rate 1.1 = %d %s, want 400", r.status, r.body)
 	}
 }

@@ -68,6 +68,17 @@ func (s *Sim) serveCreateMessage(w http.ResponseWriter, r *http.Request) {
 	if !s.authorize(w, r) {
 		return
 	}
+	switch s.refuseMT() {
+	case RefusedTooMany:
+		twilio.WriteError(w, http.StatusTooManyRequests, twilio.CodeTooManyRequests, "Too Many Requests")
+		return
+	case RefusedUnavailable:
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		return
+	case RefusedTimeout:
+		s.hangUp(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError

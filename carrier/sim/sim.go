@@ -187,9 +187,10 @@ type Sim struct {
 	idle     *sync.Cond
 
 	// The fault knobs and their random source.
-	fmu    sync.Mutex
-	faults Faults
-	rng    *mathrand.Rand
+	fmu     sync.Mutex
+	faults  Faults
+	rng     *mathrand.Rand
+	refused map[string]int // MT sends the Messages API refused, by kind
 
 	// bmu guards the carrier's books.
 	bmu   sync.Mutex

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -44,30 +43,14 @@ func pinKeyBytes() []byte {
 	return b
 }
 
-// chaosSim is standaloneSim behind a gate: it counts the charges and the
-// MT sends in flight, so that a kill can be aimed at them, and makes the
-// Messages API answer 429 or 503, or time out, as gatewayFaults say.
+// chaosSim is standaloneSim behind a gate that counts the charges and the
+// MT sends in flight, so that a kill can be aimed at them.
 type chaosSim struct {
 	*sim.Sim
 	url, carriers string
 	charging      atomic.Int64 // OneAPI charge requests in flight
 	sending       atomic.Int64 // Messages API sends in flight
 	chargePosts   atomic.Int64 // OneAPI charge requests, all told
-
-	mu  sync.Mutex
-	gw  gatewayFaults
-	rng *rand.Rand
-	// refused counts the sends the gate answered itself, by fate.
-	refused map[string]int
-}
-
-// gatewayFaults are the Messages API's misbehaviour, which the simulator
-// lacks (it has MessagesLatency only): fractions of the MT sends answered
-// 429 (Twilio's 20429) or 503, or held for Hold and then dropped without
-// an answer. None of them takes the MT.
-type gatewayFaults struct {
-	TooMany, Unavailable, Timeout float64
-	Hold                          time.Duration
 }
 
 func newChaosSim(t *testing.T, webhookURL string, seed uint64) *chaosSim {
@@ -75,8 +58,6 @@ func newChaosSim(t *testing.T, webhookURL string, seed uint64) *chaosSim {
 	g := &chaosSim{
 		Sim: sim.New(sim.Config{AuthToken: "test-token", WebhookURL: webhookURL + twilio.SMSPath,
 			Timeout: time.Second, Seed: seed}),
-		rng:     rand.New(rand.NewPCG(seed, 7)),
-		refused: map[string]int{},
 	}
 	srv := httptest.NewServer(g)
 	t.Cleanup(func() { g.Close(); srv.Close() })
@@ -92,63 +73,9 @@ func newChaosSim(t *testing.T, webhookURL string, seed uint64) *chaosSim {
 	return g
 }
 
-func (g *chaosSim) setGateway(f gatewayFaults) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.gw = f
-}
-
-// fate draws what the gate does to one MT send.
-func (g *chaosSim) fate() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	u := g.rng.Float64()
-	fate := ""
-	switch {
-	case u < g.gw.TooMany:
-		fate = "429"
-	case u < g.gw.TooMany+g.gw.Unavailable:
-		fate = "503"
-	case u < g.gw.TooMany+g.gw.Unavailable+g.gw.Timeout:
-		fate = "timeout"
-	}
-	if fate != "" {
-		g.refused[fate]++
-	}
-	return fate
-}
-
-func (g *chaosSim) refusals() map[string]int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return maps.Clone(g.refused)
-}
-
 func (g *chaosSim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Messages.json"):
-		switch g.fate() {
-		case "429":
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusTooManyRequests)
-			fmt.Fprint(w, `{"code":20429,"message":"Too Many Requests","more_info":"https://www.twilio.com/docs/errors/20429","status":429}`)
-			return
-		case "503":
-			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
-			return
-		case "timeout":
-			g.mu.Lock()
-			hold := g.gw.Hold
-			g.mu.Unlock()
-			select {
-			case <-time.After(hold):
-			case <-r.Context().Done():
-			}
-			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-				conn.Close()
-			}
-			return
-		}
 		g.sending.Add(1)
 		defer g.sending.Add(-1)
 	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/payment/"):

@@ -180,16 +180,17 @@ func TestGatewayFaults(t *testing.T) {
 	srv := serve(t, addr, chaosArgs(dsn, g)...)
 	c := newCrowd(t, g.Sim, "+1312555", 13)
 	c.start(12)
-	g.setGateway(gatewayFaults{TooMany: 0.2, Unavailable: 0.2, Timeout: 0.1, Hold: 2 * time.Second})
+	// Held sends are dropped after the simulator's timeout (1 s), past
+	// the server's --send-timeout (500ms).
+	g.SetFaults(sim.Faults{MessagesTooManyRate: 0.2, MessagesUnavailableRate: 0.2, MessagesTimeoutRate: 0.1})
 	time.Sleep(4 * time.Second)
-	g.setGateway(gatewayFaults{})
 	g.SetFaults(sim.Faults{MessagesLatency: 700 * time.Millisecond}) // past --send-timeout 500ms
 	time.Sleep(3 * time.Second)
 	g.SetFaults(sim.Faults{})
 	settle(t, c, g, dsn, srv)
 	srv.stop()
-	refused := g.refusals()
-	if refused["429"] == 0 || refused["503"] == 0 || refused["timeout"] == 0 {
+	refused := g.RefusedMTs()
+	if refused[sim.RefusedTooMany] == 0 || refused[sim.RefusedUnavailable] == 0 || refused[sim.RefusedTimeout] == 0 {
 		t.Errorf("the gateway's faults did not all happen: %v", refused)
 	}
 	if !strings.Contains(srv.out.String(), "mt found at the gateway") {
