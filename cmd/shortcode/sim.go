@@ -31,6 +31,9 @@ type simCommand struct {
 	ErrorRate        float64       `default:"0" help:"Fraction of carrier requests answered 500, applying nothing (0..1)."`
 	DuplicateRate    float64       `default:"0" help:"Fraction of phone MOs delivered twice (0..1)."`
 	MessagesLatency  time.Duration `default:"0s" help:"How long the Messages API holds its answer after taking an MT (a slow gateway)."`
+	Messages429Rate  float64       `name:"messages-429-rate" default:"0" help:"Fraction of MT sends the Messages API refuses with 429 (Twilio's 20429), not taking them (0..1)."`
+	Messages503Rate  float64       `name:"messages-503-rate" default:"0" help:"Fraction of MT sends the Messages API answers 503, not taking them (0..1)."`
+	MessagesDropRate float64       `name:"messages-timeout-rate" default:"0" help:"Fraction of MT sends the Messages API holds for --timeout and drops unanswered, not taking them (0..1)."`
 	Seed             uint64        `default:"0" help:"Seed of the fault dice, to reproduce a run (0: random)."`
 	limitFlags       `embed:""`
 	logFlags         `embed:""`
@@ -67,7 +70,9 @@ func (c *simCommand) Validate() error {
 	for _, r := range []struct {
 		name string
 		v    float64
-	}{{"timeout-rate", c.TimeoutRate}, {"error-rate", c.ErrorRate}, {"duplicate-rate", c.DuplicateRate}} {
+	}{{"timeout-rate", c.TimeoutRate}, {"error-rate", c.ErrorRate}, {"duplicate-rate", c.DuplicateRate},
+		{"messages-429-rate", c.Messages429Rate}, {"messages-503-rate", c.Messages503Rate},
+		{"messages-timeout-rate", c.MessagesDropRate}} {
 		if math.IsNaN(r.v) || r.v < 0 || r.v > 1 {
 			return fmt.Errorf("--%s %v: want a fraction between 0 and 1", r.name, r.v)
 		}
@@ -96,6 +101,10 @@ func (c *simCommand) Run(ctx context.Context, s *stdio) error {
 			TimeoutRate:     c.TimeoutRate,
 			ErrorRate:       c.ErrorRate,
 			DuplicateRate:   c.DuplicateRate,
+
+			MessagesTooManyRate:     c.Messages429Rate,
+			MessagesUnavailableRate: c.Messages503Rate,
+			MessagesTimeoutRate:     c.MessagesDropRate,
 		},
 	}
 	ln, err := net.Listen("tcp", c.Addr)

@@ -41,6 +41,7 @@ func TestRunSim(t *testing.T) {
 			"--addr", "127.0.0.1:0", "--twilio-auth-token", "tok",
 			"--carrier-user", "shortcode", "--carrier-password", "s3cret",
 			"--latency", "5ms", "--timeout", "50ms", "--error-rate", "0.25", "--duplicate-rate", "0.5", "--seed", "3",
+			"--messages-429-rate", "0.1", "--messages-503-rate", "0.2", "--messages-timeout-rate", "0.3",
 		}, logs)
 	}()
 
@@ -85,7 +86,8 @@ func TestRunSim(t *testing.T) {
 
 	// The flags set the knobs.
 	if code, body := call("GET", "/sim/faults", "", nil); code != 200 ||
-		body != `{"latency":"5ms","timeout_rate":0,"error_rate":0.25,"duplicate_rate":0.5}`+"\n" {
+		body != `{"latency":"5ms","timeout_rate":0,"error_rate":0.25,"duplicate_rate":0.5,`+
+			`"messages_too_many_rate":0.1,"messages_unavailable_rate":0.2,"messages_timeout_rate":0.3}`+"\n" {
 		t.Errorf("GET /sim/faults = %d %s", code, body)
 	}
 	if code, _ := call("GET", "/lookup/v1/tel:%2B12125550100", "", nil); code != 401 {
@@ -134,6 +136,9 @@ func TestRunSimFlags(t *testing.T) {
 		{"RateAboveOne", with("--error-rate", "1.5"), "--error-rate"},
 		{"NegativeRate", with("--timeout-rate", "-0.1"), "--timeout-rate"},
 		{"NaNRate", with("--duplicate-rate", "NaN"), "--duplicate-rate"},
+		{"Messages429RateAboveOne", with("--messages-429-rate", "2"), "--messages-429-rate"},
+		{"NegativeMessages503Rate", with("--messages-503-rate", "-1"), "--messages-503-rate"},
+		{"NaNMessagesTimeoutRate", with("--messages-timeout-rate", "NaN"), "--messages-timeout-rate"},
 		{"BadSeed", with("--seed", "-1"), "--seed"},
 		{"ZeroReadTimeout", with("--read-timeout", "0s"), "--read-timeout"},
 		{"BadIdleTimeout", with("--idle-timeout", "a while"), "--idle-timeout"},
