@@ -42,8 +42,7 @@ const stopText = "Demo PAC: you are unsubscribed"
 func TestStopCancelsQueuedTexts(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
-		s := &sender{answers: map[string]error{}}
-		h.svc.Sender = s
+		s := newSender(h)
 
 		// The gateway is paused: nothing is sent while these arrive.
 		paused := "+12125550111"
@@ -91,8 +90,7 @@ func TestStopCancelsQueuedTexts(t *testing.T) {
 func TestOptedOutNumberGetsNothingQueued(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
-		s := &sender{answers: map[string]error{}}
-		h.svc.Sender = s
+		s := newSender(h)
 		phone := "+12125550113"
 		h.send(phone, "STOP")
 		// A text written after the opt-out, as a careless code path would.
@@ -121,8 +119,7 @@ func TestOptedOutNumberGetsNothingQueued(t *testing.T) {
 func TestSendOutcomeUnknown(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
-		s := &sender{answers: map[string]error{}}
-		h.svc.Sender = s
+		s := newSender(h)
 
 		// Timeouts after the gateway took the text.
 		timedOut := "+12125550114"
@@ -230,8 +227,7 @@ func TestSendEndsBeforeItsClaim(t *testing.T) {
 func TestPINKeptSecret(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
-		s := &sender{answers: map[string]error{}}
-		h.svc.Sender = s
+		s := newSender(h)
 		phone := "+12125550117"
 		h.send(phone, "GIVE 10")
 		h.send(phone, "YES")
@@ -374,8 +370,7 @@ func TestSenderDoesNotWaitForTheSlowest(t *testing.T) {
 func TestOneConfirmationAfterAStaleOne(t *testing.T) {
 	storagetest.Each(t, func(t *testing.T, db *storage.DB) {
 		h := newHarness(t, db, nil)
-		s := &sender{answers: map[string]error{}}
-		h.svc.Sender = s
+		s := newSender(h)
 		phone := "+12125550141"
 		h.send(phone, "STOP")
 		// Claimed, then the server died before sending it.

@@ -559,6 +559,14 @@ type sender struct {
 	lost    int
 }
 
+// newSender gives h's service a sender that takes every MT until told
+// otherwise (its answers).
+func newSender(h *harness) *sender {
+	s := &sender{answers: map[string]error{}}
+	h.svc.Sender = s
+	return s
+}
+
 func (s *sender) Send(_ context.Context, mt donation.MT) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
