@@ -6,6 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"strings"
+
+	"github.com/lib/pq"
 )
 
 // stmtCacheSize bounds the prepared statements kept per connection: the
@@ -13,21 +16,25 @@ import (
 // are built for a batch's size.
 const stmtCacheSize = 256
 
-// cachingConnector hands database/sql SQLite connections that keep each
-// statement they run prepared, keyed by its text, so that a statement is
-// parsed once per connection instead of once per call: database/sql
-// prepares, runs and closes a statement for every call with arguments, and
-// SQLite's parser was about a third of the store's CPU. (SQLite prepares a
-// kept statement again by itself when the schema changes.) No library does
-// this below database/sql; the ones that exist wrap *sql.DB, which sqlx's
-// Get and Select would bypass.
+// cachingConnector hands database/sql connections that keep each statement
+// they run with arguments prepared, keyed by its text, so that a statement
+// is parsed (and on PostgreSQL planned) once per connection instead of once
+// per call: database/sql prepares, runs and closes a statement for every
+// call with arguments. SQLite's parser was about a third of the store's
+// CPU, and PostgreSQL's planning 40% of an MO's statement time. No library
+// does this below database/sql; the ones that exist wrap *sql.DB, which
+// sqlx's Get and Select would bypass.
 //
-// PostgreSQL does not use it: there a kept statement gets a generic plan
-// after five calls, and one made while a table was young stays a
-// sequential scan as the table grows (the caps' query took 2.3-3.8 ms a
-// call after 3,000 donations, against 0.09 ms); planned at every call
-// instead (plan_cache_mode=force_custom_plan), keeping statements bought
-// nothing measurable (BenchmarkMOToReply, docs/performance.md).
+// SQLite prepares a kept statement again by itself when the schema
+// changes. PostgreSQL gives a kept statement a generic plan after five
+// calls, made for the tables as they are then: one made while a table was
+// young kept a sequential scan as the table grew (the caps' query took
+// 2.3-3.8 ms a call after 3,000 donations, against 0.09 ms). The store's
+// PostgreSQL sessions therefore run with enable_seqscan=off
+// (withoutSeqScans): every statement of the store reads through an index.
+// A kept statement whose result columns a migration changed fails once
+// ("cached plan must not change result type") and is prepared again at its
+// next call.
 type cachingConnector struct {
 	open   func(context.Context) (driver.Conn, error)
 	driver driver.Driver
@@ -48,7 +55,7 @@ func (c *cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 
 func (c *cachingConnector) Driver() driver.Driver { return c.driver }
 
-// innerConn is what modernc.org/sqlite's connections provide.
+// innerConn is what the connections of modernc.org/sqlite and lib/pq provide.
 type innerConn interface {
 	driver.Conn
 	driver.ConnBeginTx
@@ -125,7 +132,25 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 	if owned {
 		defer cs.stmt.Close()
 	}
-	return cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	res, err := cs.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	if err != nil && !owned && stalePlan(err) {
+		c.forget(cs)
+	}
+	return res, err
+}
+
+// forget drops cs from the cache, if it is still there.
+func (c *cachingConn) forget(cs *cachedStmt) {
+	if e, ok := c.byQuery[cs.query]; ok && e.Value.(*cachedStmt) == cs {
+		c.drop(e)
+	}
+}
+
+// stalePlan says whether PostgreSQL refused a kept statement because the
+// columns it returns changed under it.
+func stalePlan(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan must not change result type")
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -140,6 +165,8 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 	if err != nil {
 		if owned {
 			_ = cs.stmt.Close()
+		} else if stalePlan(err) {
+			c.forget(cs)
 		}
 		return nil, err
 	}

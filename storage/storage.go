@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // registers "postgres"
+	"github.com/lib/pq" // also registers "postgres"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
@@ -77,6 +77,23 @@ func withOneRoundTrip(dsn string) string {
 	return u.String()
 }
 
+// withoutSeqScans adds enable_seqscan=off to the options the DSN gives
+// the server's sessions. Every statement of the store reads through an
+// index; with sequential scans priced out, the generic plan PostgreSQL
+// gives a kept statement uses one even when it is made while a table is
+// young (nearly empty), where a sequential scan looks cheapest and would
+// stay as the table grows (cachingConnector, docs/performance.md).
+func withoutSeqScans(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn // lib/pq reports the DSN's error
+	}
+	q := u.Query()
+	q.Set("options", strings.TrimSpace(q.Get("options")+" -c enable_seqscan=off"))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // DB is a shortcode database, SQLite or PostgreSQL.
 type DB struct {
 	db       *sqlx.DB
@@ -94,10 +111,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	)
 	name := Postgres
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		// No statement cache here (see cachingConnector): PostgreSQL
-		// plans each call, with its values, in one round trip.
-		db, err = sqlx.Open(Postgres, withOneRoundTrip(dsn))
+		// Each connection keeps its statements prepared, planned once
+		// without sequential scans (see cachingConnector).
+		var pc *pq.Connector
+		pc, err = pq.NewConnector(withoutSeqScans(withOneRoundTrip(dsn)))
 		if err == nil {
+			db = sqlx.NewDb(sql.OpenDB(&cachingConnector{open: pc.Connect, driver: pc.Driver()}), Postgres)
 			// Bound the connections so that a burst waits for one instead
 			// of exhausting the server's (no code path holds two at once),
 			// and keep them all open through it: a connection closed for
