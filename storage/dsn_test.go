@@ -16,3 +16,17 @@ func TestWithOneRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutSeqScans(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://u@h/db?sslmode=disable", "postgres://u@h/db?options=-c+enable_seqscan%3Doff&sslmode=disable"},
+		// The operator's own options stay, first.
+		{"postgres://u@h/db?options=-c%20statement_timeout%3D5s",
+			"postgres://u@h/db?options=-c+statement_timeout%3D5s+-c+enable_seqscan%3Doff"},
+		{"postgres://u@h:port/db", "postgres://u@h:port/db"},
+	} {
+		if got := withoutSeqScans(tc.in); got != tc.want {
+			t.Errorf("withoutSeqScans(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
