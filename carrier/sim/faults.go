@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/http"
 	"time"
+
+	"github.com/shortcode/shortcode/carrier/twilio"
 )
 
 // Faults are the simulator's misbehaviour knobs (SPEC §12.3). They apply
@@ -190,12 +192,12 @@ func (s *Sim) serveFaults(w http.ResponseWriter, r *http.Request) {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&in); err != nil {
-			writeJSON(w, http.StatusBadRequest, simError{"body is not a faults object: " + err.Error()})
+			twilio.WriteJSON(w, http.StatusBadRequest, simError{"body is not a faults object: " + err.Error()})
 			return
 		}
 		f, err := in.faults()
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, simError{err.Error()})
+			twilio.WriteJSON(w, http.StatusBadRequest, simError{err.Error()})
 			return
 		}
 		s.SetFaults(f)
@@ -205,7 +207,7 @@ func (s *Sim) serveFaults(w http.ResponseWriter, r *http.Request) {
 	if f.MessagesLatency > 0 {
 		ml = f.MessagesLatency.String()
 	}
-	writeJSON(w, http.StatusOK, faultsJSON{
+	twilio.WriteJSON(w, http.StatusOK, faultsJSON{
 		Latency:         f.Latency.String(),
 		TimeoutRate:     f.TimeoutRate,
 		ErrorRate:       f.ErrorRate,

@@ -142,7 +142,7 @@ func (s *Sim) serveCreateMessage(w http.ResponseWriter, r *http.Request) {
 			return // the client gave up: it never learns the MT was taken
 		}
 	}
-	writeJSON(w, http.StatusCreated, answer)
+	twilio.WriteJSON(w, http.StatusCreated, answer)
 }
 
 func validCallback(raw string) bool {
@@ -196,7 +196,7 @@ func (s *Sim) serveInbox(w http.ResponseWriter, r *http.Request) {
 	for _, m := range msgs {
 		out = append(out, toWire(m))
 	}
-	writeJSON(w, http.StatusOK, struct {
+	twilio.WriteJSON(w, http.StatusOK, struct {
 		Messages []twilio.Message `json:"messages"`
 	}{out})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/shortcode/shortcode/carrier/twilio"
 	"github.com/shortcode/shortcode/compliance"
 )
 
@@ -350,7 +351,7 @@ func (s *Sim) serveTransaction(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Service error: no transaction %s for tel:%s", ref, phone)).write(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, transactionBody{t})
+	twilio.WriteJSON(w, http.StatusOK, transactionBody{t})
 }
 
 // serveTransactions lists a user's transactions.
@@ -367,7 +368,7 @@ func (s *Sim) serveTransactions(w http.ResponseWriter, r *http.Request) {
 	}
 	list.PaymentTransactionList.AmountTransaction = s.transactions(phone)
 	list.PaymentTransactionList.ResourceURL = s.baseURL(r) + "/payment/v1/" + telPath(phone) + "/transactions"
-	writeJSON(w, http.StatusOK, list)
+	twilio.WriteJSON(w, http.StatusOK, list)
 }
 
 // serveLookup answers a number lookup.
@@ -384,7 +385,7 @@ func (s *Sim) serveLookup(w http.ResponseWriter, r *http.Request) {
 	case behaviourOf(phone) == lookupDown:
 		serviceError(http.StatusServiceUnavailable, "SVC0001", "Service error: lookup unavailable").write(w)
 	default:
-		writeJSON(w, http.StatusOK, l)
+		twilio.WriteJSON(w, http.StatusOK, l)
 	}
 }
 
@@ -405,7 +406,7 @@ func (s *Sim) faulty(w http.ResponseWriter, r *http.Request) bool {
 
 // serveLedger answers {"charges":[...]}, in the order they were applied.
 func (s *Sim) serveLedger(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, struct {
+	twilio.WriteJSON(w, http.StatusOK, struct {
 		Charges []Charge `json:"charges"`
 	}{s.Ledger()})
 }
@@ -420,21 +421,21 @@ func (s *Sim) serveDecline(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&d); err != nil {
-		writeJSON(w, http.StatusBadRequest, simError{"body is not {\"phone\",\"code\"}: " + err.Error()})
+		twilio.WriteJSON(w, http.StatusBadRequest, simError{"body is not {\"phone\",\"code\"}: " + err.Error()})
 		return
 	}
 	phone := strings.TrimPrefix(d.Phone, "tel:")
 	switch {
 	case !e164.MatchString(phone):
-		writeJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("phone %q is not an E.164 number", compliance.MaskPhone(d.Phone))})
+		twilio.WriteJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("phone %q is not an E.164 number", compliance.MaskPhone(d.Phone))})
 		return
 	case d.Code != "" && !declineCode.MatchString(d.Code):
-		writeJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("code %q is not POLnnnn or SVCnnnn", d.Code)})
+		twilio.WriteJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("code %q is not POLnnnn or SVCnnnn", d.Code)})
 		return
 	}
 	s.Decline(phone, d.Code)
 	d.Phone = phone
-	writeJSON(w, http.StatusOK, d)
+	twilio.WriteJSON(w, http.StatusOK, d)
 }
 
 // simError is the error body of the simulator's own endpoints.

@@ -153,17 +153,17 @@ type phoneAnswer struct {
 func (s *Sim) servePhone(w http.ResponseWriter, r *http.Request) {
 	from := mux.Vars(r)["e164"]
 	if !e164.MatchString(from) {
-		writeJSON(w, http.StatusBadRequest, phoneAnswer{Error: fmt.Sprintf("%q is not an E.164 phone number", compliance.MaskPhone(from))})
+		twilio.WriteJSON(w, http.StatusBadRequest, phoneAnswer{Error: fmt.Sprintf("%q is not an E.164 phone number", compliance.MaskPhone(from))})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, phoneAnswer{Error: "request body too large"})
+			twilio.WriteJSON(w, http.StatusRequestEntityTooLarge, phoneAnswer{Error: "request body too large"})
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, phoneAnswer{Error: "malformed form"})
+		twilio.WriteJSON(w, http.StatusBadRequest, phoneAnswer{Error: "malformed form"})
 		return
 	}
 	mo := PhoneMO{
@@ -173,7 +173,7 @@ func (s *Sim) servePhone(w http.ResponseWriter, r *http.Request) {
 		Duplicate: r.Header.Get("X-Sim-Duplicate") == "1" || r.PostForm.Get("SimDuplicate") == "1",
 	}
 	if mo.To == "" {
-		writeJSON(w, http.StatusBadRequest, phoneAnswer{Error: "To is required"})
+		twilio.WriteJSON(w, http.StatusBadRequest, phoneAnswer{Error: "To is required"})
 		return
 	}
 	d, err := s.SendMO(r.Context(), mo)
@@ -181,12 +181,12 @@ func (s *Sim) servePhone(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.cfg.Log.Warn("sim: MO not delivered", "sid", d.SID, "webhook_status", d.Status, "err", err)
 		answer.Error = err.Error()
-		writeJSON(w, http.StatusBadGateway, answer)
+		twilio.WriteJSON(w, http.StatusBadGateway, answer)
 		return
 	}
 	code := d.Status
 	if code < 200 || code >= 500 || (code >= 300 && code < 400) {
 		code = http.StatusBadGateway
 	}
-	writeJSON(w, code, answer)
+	twilio.WriteJSON(w, code, answer)
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/shortcode/shortcode/carrier/twilio"
 )
 
 // settlementHeader is the header line of a settlement file.
@@ -73,7 +75,7 @@ func carrierFee(gross int64, bps int) int64 {
 func (s *Sim) serveSettlement(w http.ResponseWriter, r *http.Request) {
 	carrier := mux.Vars(r)["carrier"]
 	if _, ok := s.cfg.CarrierFees[carrier]; !ok {
-		writeJSON(w, http.StatusNotFound, simError{fmt.Sprintf("no simulated carrier %q", carrier)})
+		twilio.WriteJSON(w, http.StatusNotFound, simError{fmt.Sprintf("no simulated carrier %q", carrier)})
 		return
 	}
 	var from, to time.Time
@@ -87,7 +89,7 @@ func (s *Sim) serveSettlement(w http.ResponseWriter, r *http.Request) {
 		}
 		t, err := time.Parse(dateLayout, v)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("%s %q is not a date like 2026-03-14", p.name, v)})
+			twilio.WriteJSON(w, http.StatusBadRequest, simError{fmt.Sprintf("%s %q is not a date like 2026-03-14", p.name, v)})
 			return
 		}
 		*p.t = t

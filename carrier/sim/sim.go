@@ -65,7 +65,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
@@ -332,15 +331,3 @@ func newSID(prefix string) string {
 
 // e164 is the shape of a phone number.
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-
-// writeJSON answers v as JSON with status code.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
-}
